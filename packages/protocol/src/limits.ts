@@ -30,4 +30,22 @@ export const LIMITS = {
   maxSnapshotChunkBytes: 1024 * 1024,
   /** Members in one Raft group. */
   maxMembers: 9,
+  /** Longest node id (a Raft member, chunk server or client name). */
+  maxNodeIdBytes: 128,
+  /** Longest host:port address. */
+  maxAddressBytes: 512,
+  /** Largest ReadIndex context carried by a heartbeat. */
+  maxReadContextBytes: 64 * 1024,
+  /** Raft messages carried by one raft.step notification. */
+  maxRaftBatch: 256,
+  /** Bytes a stream sender may have sent beyond what the receiver's consumer has taken. */
+  streamWindowBytes: 4 * 1024 * 1024,
+  /** Streams (calls with a request or response stream) open at once on one connection. */
+  maxStreamsPerConnection: 256,
+  /** Bytes a connection may have handed to its socket and not yet written before stream writers wait. */
+  socketHighWaterBytes: 4 * 1024 * 1024,
+  /** How long a new connection may take to complete the authentication handshake. */
+  authTimeoutMs: 5000,
+  /** Bytes of a handshake nonce. */
+  authNonceBytes: 32,
 } as const

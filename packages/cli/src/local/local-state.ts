@@ -1,0 +1,58 @@
+/**
+ * D/local.json: what `tessera up --dir D` started, so that `down`, `status --dir` and a later
+ * `up` (which restarts stopped members with the same flags and data) can find it again.
+ */
+import { readFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { TesseraError } from '@tessera/protocol'
+import { writeDurably } from '../cluster-files.js'
+
+export const LOCAL_FILE = 'local.json'
+
+export interface LocalDaemon {
+  id: string
+  /** host:port it serves on. */
+  address: string
+  /** Its data directory: also the marker that identifies its process (see processes.ts). */
+  dataDir: string
+  logFile: string
+  /** `tessera` arguments that start it. */
+  args: string[]
+  /** The pid of the last start (may be stale: check with isOurProcess). */
+  pid: number
+}
+
+export interface LocalState {
+  metas: LocalDaemon[]
+}
+
+export async function readLocalState(dir: string): Promise<LocalState | undefined> {
+  const path = join(dir, LOCAL_FILE)
+  let text: string
+  try {
+    text = await readFile(path, 'utf8')
+  } catch {
+    return undefined
+  }
+  let value: unknown
+  try {
+    value = JSON.parse(text)
+  } catch {
+    throw new TesseraError('EINVAL', `${path} is not valid JSON`)
+  }
+  const metas = (value as { metas?: unknown }).metas
+  if (!Array.isArray(metas) || !metas.every(isDaemon)) throw new TesseraError('EINVAL', `${path}: malformed (expected {metas: [...]})`)
+  return { metas }
+}
+
+export async function writeLocalState(dir: string, state: LocalState): Promise<void> {
+  await writeDurably(join(dir, LOCAL_FILE), JSON.stringify(state, null, 2) + '\n', 0o644)
+}
+
+function isDaemon(value: unknown): value is LocalDaemon {
+  if (typeof value !== 'object' || value === null) return false
+  const d = value as Record<string, unknown>
+  return typeof d.id === 'string' && typeof d.address === 'string' && typeof d.dataDir === 'string'
+    && typeof d.logFile === 'string' && Array.isArray(d.args) && d.args.every((a) => typeof a === 'string')
+    && typeof d.pid === 'number'
+}

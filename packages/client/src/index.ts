@@ -1,0 +1,9 @@
+/**
+ * @tessera/client: the namespace API over the meta service (sessions, leader following,
+ * exactly-once retries, path helpers). The data path and the VFS layer come later.
+ */
+export {
+  MetaClient, processCredentials,
+  type MetaClientOptions, type CallDeadline, type QueryOptions, type MemberReport,
+} from './meta-client.js'
+export { splitPath, splitParent } from './paths.js'

@@ -1,0 +1,92 @@
+/**
+ * A file's block list, stored as one compact string (a JS array of objects would cost ~100 bytes
+ * more per file). Each piece is `key` (16 hex) + `len` (hex) [+ '/' + `used` (hex) when a
+ * truncate cut the block]; pieces are joined with ','. The first part of a piece, key + len,
+ * is the block id: the key of the reference-count table. A file of one whole block is stored
+ * as exactly its block id, so the file and the table can share one string.
+ *
+ * Strings are built with Array.prototype.join, which yields flat strings; '+' would leave
+ * V8 cons strings that cost an extra object each.
+ */
+import { TesseraError, type BlockId, type BlockRef } from '@tessera/protocol'
+
+const KEY_PATTERN = /^[0-9a-f]{16}$/
+
+export function blockIdOf(key: string, len: number): string {
+  return [key, len.toString(16)].join('')
+}
+
+export function parseBlockId(id: string): BlockId {
+  return { key: id.slice(0, 16), len: parseInt(id.slice(16), 16) }
+}
+
+export function encodeBlocks(refs: readonly BlockRef[]): string {
+  if (refs.length === 1 && refs[0]!.used === refs[0]!.len) return blockIdOf(refs[0]!.key, refs[0]!.len)
+  const parts = new Array<string>(refs.length)
+  for (let i = 0; i < refs.length; i++) {
+    const r = refs[i]!
+    parts[i] = r.used === r.len
+      ? blockIdOf(r.key, r.len)
+      : [r.key, r.len.toString(16), '/', r.used.toString(16)].join('')
+  }
+  return parts.join(',')
+}
+
+export function decodeBlocks(data: string): BlockRef[] {
+  if (data === '') return []
+  return data.split(',').map((piece) => {
+    const slash = piece.indexOf('/')
+    const key = piece.slice(0, 16)
+    if (slash < 0) {
+      const len = parseInt(piece.slice(16), 16)
+      return { key, len, used: len }
+    }
+    return { key, len: parseInt(piece.slice(16, slash), 16), used: parseInt(piece.slice(slash + 1), 16) }
+  })
+}
+
+/** The block id of every piece, in order (a block used twice appears twice). */
+export function blockIdsOf(data: string): string[] {
+  if (data === '') return []
+  if (data.indexOf(',') < 0 && data.indexOf('/') < 0) return [data]
+  return data.split(',').map((piece) => {
+    const slash = piece.indexOf('/')
+    return slash < 0 ? piece : piece.slice(0, slash)
+  })
+}
+
+export function usedBytes(refs: readonly BlockRef[]): number {
+  let total = 0
+  for (const r of refs) total += r.used
+  return total
+}
+
+/** Pieces are well formed: a 16-hex key, 1 <= used <= len <= maxBlockBytes (else EINVAL). */
+export function checkBlockRefs(refs: readonly BlockRef[], maxBlockBytes: number): void {
+  for (const r of refs) {
+    if (!KEY_PATTERN.test(r.key)) throw new TesseraError('EINVAL', 'block key is not 16 lowercase hex digits')
+    if (!Number.isInteger(r.len) || r.len < 1 || r.len > maxBlockBytes) {
+      throw new TesseraError('EINVAL', `block length must be in [1, ${maxBlockBytes}]`)
+    }
+    if (!Number.isInteger(r.used) || r.used < 1 || r.used > r.len) {
+      throw new TesseraError('EINVAL', 'block used bytes must be in [1, len]')
+    }
+  }
+}
+
+/**
+ * The block list of a file truncated to `size`: pieces wholly past `size` go, the piece
+ * that straddles it is cut (its `used` shrinks). Growing needs no change: the tail beyond
+ * the pieces is a hole that reads as zeros.
+ */
+export function truncateBlocks(refs: readonly BlockRef[], size: number): BlockRef[] {
+  const out: BlockRef[] = []
+  let offset = 0
+  for (const r of refs) {
+    if (offset >= size) break
+    const used = Math.min(r.used, size - offset)
+    out.push(used === r.used ? r : { key: r.key, len: r.len, used })
+    offset += used
+  }
+  return out
+}

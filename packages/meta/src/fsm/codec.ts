@@ -1,0 +1,79 @@
+/**
+ * msgpackr encoding of log entries (Proposal) and of snapshot chunks. Decoding validates:
+ * anything malformed is a TesseraError('PROTOCOL'), never a crash.
+ */
+import {
+  MAX_BLOCKS_PER_FILE, MAX_SESSION_ID_BYTES, TesseraError, metaRequestSchema, sessionRequestSchema,
+  timespecSchema, type BlockId, type Timespec,
+} from '@tessera/protocol'
+import { Packr } from 'msgpackr'
+import type { MetaCommand, SystemRequest, Proposal } from './command.js'
+import { utf8Length } from './names.js'
+import { isValidNsec } from './options.js'
+
+/** Plain maps and arrays (no shared record structures), so equal values encode to equal bytes. */
+const packr = new Packr({ useRecords: false, copyBuffers: true, mapsAsObjects: true })
+
+export function pack(value: unknown): Uint8Array {
+  return packr.pack(value)
+}
+
+export function unpack(bytes: Uint8Array, what: string): unknown {
+  try {
+    return packr.unpack(bytes)
+  } catch (err) {
+    throw new TesseraError('PROTOCOL', `${what}: not msgpack (${err instanceof Error ? err.message : String(err)})`)
+  }
+}
+
+export function encodeCommand(proposal: Proposal): Uint8Array {
+  return pack(proposal)
+}
+
+function fail(message: string): never {
+  throw new TesseraError('PROTOCOL', `command: ${message}`)
+}
+
+function asRecord(value: unknown, what: string): Record<string, unknown> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value) || value instanceof Uint8Array) {
+    fail(`${what} is not a map`)
+  }
+  return value as Record<string, unknown>
+}
+
+function parseTime(value: unknown): Timespec {
+  const time = timespecSchema.parse(value, 'command.time')
+  if (!isValidNsec(time.nsec)) fail('time.nsec out of range')
+  return time
+}
+
+const BLOCK_KEY = /^[0-9a-f]{16}$/
+
+function parseBlockIds(value: unknown): BlockId[] {
+  if (!Array.isArray(value) || value.length > MAX_BLOCKS_PER_FILE) fail('blocks is not a bounded array')
+  return value.map((item) => {
+    const { key, len } = asRecord(item, 'block')
+    if (typeof key !== 'string' || !BLOCK_KEY.test(key)) fail('block key is not 16 hex digits')
+    if (typeof len !== 'number' || !Number.isInteger(len) || len < 1 || len > 0xffffffff) fail('bad block length')
+    return { key, len }
+  })
+}
+
+function parseSystemRequest(value: unknown): SystemRequest {
+  const op = asRecord(value, 'req').op
+  if (op === 'expireSessions') return { op }
+  if (op === 'forgetBlocks') return { op, blocks: parseBlockIds(asRecord(value, 'req').blocks) }
+  return sessionRequestSchema.parse(value, 'command.req')
+}
+
+/** Decodes an entry's payload; `index` is the entry's Raft index. */
+export function decodeCommand(bytes: Uint8Array, index: number): MetaCommand {
+  const raw = asRecord(unpack(bytes, 'command'), 'command')
+  const time = parseTime(raw.time)
+  if (raw.kind === 'system') return { kind: 'system', index, time, req: parseSystemRequest(raw.req) }
+  if (raw.kind !== 'client') fail('unknown kind')
+  const { session, seq } = raw
+  if (typeof session !== 'string' || session.length === 0 || utf8Length(session) > MAX_SESSION_ID_BYTES) fail('bad session id')
+  if (typeof seq !== 'number' || !Number.isSafeInteger(seq) || seq < 0) fail('bad seq')
+  return { kind: 'client', index, time, session, seq, req: metaRequestSchema.parse(raw.req, 'command.req') }
+}

@@ -1,0 +1,92 @@
+/**
+ * The state machine's tables. Everything lives in copy-on-write B+ trees, so a snapshot is an
+ * O(1) clone of each (see snapshot.ts); values are never mutated once stored.
+ *
+ * - inodes: inode number -> Inode
+ * - entries: dentryKey(parent, name) -> child inode number. The key is the parent's number in
+ *   base 36, a NUL, then the name: a directory's entries are contiguous and ordered by name
+ *   (UTF-16 order), which is readdir's stable order.
+ * - refs: block id -> how many pieces of files reference it
+ * - unreferenced: block id -> when (ms, command time) it lost its last reference; a block
+ *   referenced again leaves this table. GC reads it and forgets blocks it has deleted.
+ * - sessions: client session id -> Session
+ */
+import type { MetaResult } from '@tessera/protocol'
+import { numberTree, stringTree, type BTree } from './btree.js'
+import type { Inode } from './inode.js'
+
+export interface Session {
+  readonly lastSeq: number
+  /** The reply to lastSeq, replayed for a duplicate; undefined before the first request. */
+  readonly lastReply: MetaResult | undefined
+  /** Command time (ms) of the session's last request or refresh. */
+  readonly lastActiveMs: number
+}
+
+/** Derived totals, kept up to date by Tx.commit and recomputed on restore. */
+export interface Counters {
+  inodes: number
+  files: number
+  dirs: number
+  symlinks: number
+  /** Sum of regular files' sizes. */
+  bytes: number
+  /** Distinct referenced blocks and their bytes. */
+  blocks: number
+  blockBytes: number
+}
+
+export function zeroCounters(): Counters {
+  return { inodes: 0, files: 0, dirs: 0, symlinks: 0, bytes: 0, blocks: 0, blockBytes: 0 }
+}
+
+export interface Tables {
+  inodes: BTree<number, Inode>
+  entries: BTree<string, number>
+  refs: BTree<string, number>
+  unreferenced: BTree<string, number>
+  sessions: BTree<string, Session>
+  counters: Counters
+  /** Raft index of the last command applied (0: none since format). */
+  appliedIndex: number
+}
+
+export function emptyTables(): Tables {
+  return {
+    inodes: numberTree(),
+    entries: stringTree(),
+    refs: stringTree(),
+    unreferenced: stringTree(),
+    sessions: stringTree(),
+    counters: zeroCounters(),
+    appliedIndex: 0,
+  }
+}
+
+/** The O(1) copy-on-write view a snapshot serializes while the live tables keep changing. */
+export function cloneTables(t: Tables): Tables {
+  return {
+    inodes: t.inodes.clone(),
+    entries: t.entries.clone(),
+    refs: t.refs.clone(),
+    unreferenced: t.unreferenced.clone(),
+    sessions: t.sessions.clone(),
+    counters: { ...t.counters },
+    appliedIndex: t.appliedIndex,
+  }
+}
+
+/** The prefix shared by every entry key of directory `parent`. */
+export function dirPrefix(parent: number): string {
+  return [parent.toString(36), '\0'].join('')
+}
+
+export function dentryKey(parent: number, name: string): string {
+  return [parent.toString(36), '\0', name].join('')
+}
+
+/** Splits an entry key back into (parent, name). */
+export function splitDentryKey(key: string): [parent: number, name: string] {
+  const nul = key.indexOf('\0')
+  return [parseInt(key.slice(0, nul), 36), key.slice(nul + 1)]
+}

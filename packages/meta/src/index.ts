@@ -1,0 +1,2 @@
+export * from './fsm/index.js'
+export * from './server/index.js'

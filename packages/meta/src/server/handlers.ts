@@ -1,0 +1,177 @@
+/**
+ * The meta RPC handlers: each one maps a call onto the Raft node and the namespace.
+ *
+ * Leadership: every call that changes the namespace or needs a linearizable answer goes through
+ * RaftNode.propose / readBarrier, which reject NOT_LEADER (with the leader's address as
+ * leaderHint) on a follower. Stale queries are answered at once by any member: such an answer
+ * may miss changes committed in the last few heartbeats on a healthy follower, and may be
+ * arbitrarily old on a member cut off from the leader.
+ */
+import { randomUUID } from 'node:crypto'
+import {
+  TesseraError, type Handlers, type MemberStatus, type MetaCatalogue, type MetaResult, type MetaStatus,
+  type ProtocolCatalogue, type Timespec,
+} from '@tessera/protocol'
+import type { RaftNode } from '@tessera/raft'
+import { encodeCommand, type Proposal } from '../fsm/index.js'
+import type { Counter } from './metrics.js'
+import type { NamespaceStateMachine } from './state-machine.js'
+
+export type ServedCatalogue = {
+  methods: ProtocolCatalogue['methods'] & MetaCatalogue['methods']
+  notifications: ProtocolCatalogue['notifications'] & MetaCatalogue['notifications']
+}
+
+export interface HandlerDeps {
+  /** The running node; throws UNAVAILABLE before start and after stop. */
+  node(): RaftNode
+  stateMachine: NamespaceStateMachine
+  /** Where this member listens (host:port). */
+  address: string
+  proposals: Counter
+  /** The leader's clock for a command (decision 4). */
+  now(): Timespec
+  /** How long transferLeader waits for leadership to move. */
+  transferWaitMs: number
+}
+
+export function wallClock(): Timespec {
+  const ms = Date.now()
+  return { sec: Math.floor(ms / 1000), nsec: (ms % 1000) * 1_000_000 }
+}
+
+/** Proposes a command and unwraps the state machine's answer (errors become typed errors). */
+export async function proposeCommand(deps: HandlerDeps, proposal: Proposal): Promise<unknown> {
+  const node = deps.node()
+  deps.proposals.inc()
+  const result = (await node.propose(encodeCommand(proposal))) as MetaResult<unknown>
+  if (!result.ok) throw TesseraError.fromWire(result.error)
+  return result.value
+}
+
+/** NOT_LEADER with the leader's address, for checks made before anything is proposed. */
+export function notLeader(node: RaftNode): TesseraError {
+  const leaderId = node.leaderId()
+  const leaderHint = leaderId === '' ? undefined : node.addressOf(leaderId)
+  return new TesseraError('NOT_LEADER', `${node.id} is not the leader`, {
+    ...(leaderId === '' ? {} : { leaderId }),
+    ...(leaderHint === undefined ? {} : { leaderHint }),
+  })
+}
+
+export function memberStatuses(node: RaftNode): MemberStatus[] {
+  const status = node.status()
+  const voters = new Set(status.conf.voters)
+  const ids = [...new Set([...status.conf.voters, ...status.conf.learners, ...Object.keys(status.members)])].sort()
+  const leading = status.role === 'leader'
+  return ids.map((id) => {
+    const member: MemberStatus = { id, address: status.members[id] ?? '', voter: voters.has(id) }
+    const progress = status.progress[id]
+    if (leading && progress !== undefined) {
+      member.match = progress.match
+      member.lag = Math.max(0, status.lastIndex - progress.match)
+      member.progress = progress.state
+      member.active = progress.recentActive
+    }
+    return member
+  })
+}
+
+export function statusOf(deps: HandlerDeps): MetaStatus {
+  const node = deps.node()
+  const status = node.status()
+  const leaderAddress = status.leader === '' ? undefined : node.addressOf(status.leader)
+  const statfs = deps.stateMachine.namespace.read({ op: 'statfs' })
+  return {
+    id: status.id,
+    address: deps.address,
+    role: status.role,
+    term: status.term,
+    leader: status.leader,
+    ...(leaderAddress === undefined ? {} : { leaderAddress }),
+    commit: status.commit,
+    applied: node.appliedIndex(),
+    firstIndex: status.firstIndex,
+    lastIndex: status.lastIndex,
+    snapshotIndex: status.snapshotIndex,
+    members: memberStatuses(node),
+    inodes: statfs.ok ? statfs.value.inodes : 0,
+    sessions: deps.stateMachine.sessions,
+  }
+}
+
+async function waitUntil(check: () => boolean, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs
+  while (!check()) {
+    if (Date.now() >= deadline) return false
+    await new Promise((resolve) => setTimeout(resolve, 20))
+  }
+  return true
+}
+
+export function metaHandlers(deps: HandlerDeps): Handlers<ServedCatalogue> {
+  const ns = () => deps.stateMachine.namespace
+  return {
+    'meta.openSession': async () => {
+      const session = randomUUID()
+      await proposeCommand(deps, { kind: 'system', time: deps.now(), req: { op: 'openSession', session } })
+      return { session, timeoutMs: ns().options.sessionTimeoutMs }
+    },
+
+    'meta.keepAlive': async ({ session }) => {
+      const node = deps.node()
+      // openSession would re-create an expired session with its reply memory gone, which could
+      // apply a retried request twice: so refresh only a session the applied state still holds.
+      await node.readBarrier()
+      if (!ns().hasSession(session)) throw new TesseraError('SESSION_EXPIRED', 'unknown or expired session')
+      await proposeCommand(deps, { kind: 'system', time: deps.now(), req: { op: 'openSession', session } })
+      return {}
+    },
+
+    'meta.closeSession': async ({ session }) => {
+      await proposeCommand(deps, { kind: 'system', time: deps.now(), req: { op: 'closeSession', session } })
+      return {}
+    },
+
+    'meta.exec': async ({ session, seq, req }) => {
+      const reply = await proposeCommand(deps, { kind: 'client', time: deps.now(), session, seq, req })
+      return { op: req.op, reply } as never
+    },
+
+    'meta.query': async ({ query, stale }) => {
+      if (stale !== true) await deps.node().readBarrier()
+      else deps.node()
+      const result = ns().read(query)
+      if (!result.ok) throw TesseraError.fromWire(result.error)
+      return { op: query.op, reply: result.value } as never
+    },
+
+    'meta.status': () => statusOf(deps),
+
+    'meta.members': async ({ op, id, address }) => {
+      const node = deps.node()
+      if (!node.isLeader()) throw notLeader(node)
+      if (op === 'add') {
+        if (address === undefined || address === '') throw new TesseraError('EINVAL', 'adding a member needs its address')
+        await node.changeMembership({ type: 'addLearner', node: id, address })
+      } else {
+        await node.changeMembership({ type: op === 'promote' ? 'promote' : 'remove', node: id })
+      }
+      return { members: memberStatuses(node) }
+    },
+
+    'meta.transferLeader': async ({ to }) => {
+      const node = deps.node()
+      if (to === node.id) {
+        if (node.isLeader()) return {}
+        throw notLeader(node)
+      }
+      node.transferLeadership(to)
+      const moved = await waitUntil(() => node.leaderId() === to, deps.transferWaitMs)
+      if (!moved) throw new TesseraError('ETIMEDOUT', `leadership did not move to ${to} within ${deps.transferWaitMs} ms`)
+      return {}
+    },
+
+    'meta.snapshot': async () => ({ index: await deps.node().snapshotNow() }),
+  }
+}

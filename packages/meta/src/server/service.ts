@@ -1,0 +1,220 @@
+/**
+ * MetaService: one member of the metadata Raft group, composed from its parts:
+ * NodeDisk + RaftStorage in `<data>/raft`, the Namespace as the RaftStateMachine, a RaftNode
+ * over RpcRaftTransport, and one HTTP server that answers /healthz and /metrics and carries
+ * the RpcServer (members' `raft.step` and clients' meta.* calls) on the same port.
+ *
+ * Two steps, so that members started on port 0 can learn each other's addresses first:
+ * `MetaService.listen(options)` binds the port, `service.start({peers})` opens the log and runs
+ * the node. `stop()` undoes both.
+ */
+import type { Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { join } from 'node:path'
+import {
+  RpcServer, TesseraError, mergeCatalogues, metaCatalogue, protocolCatalogue, silentLogger,
+  type Logger, type NodeId, type NotificationHandlers,
+} from '@tessera/protocol'
+import { NodeDisk, RaftNode, RaftStorage, RpcRaftTransport, registerRaftStep, type RaftNodeOptions } from '@tessera/raft'
+import type { NamespaceOptions } from '../fsm/index.js'
+import { createAdminServer, type Health } from './admin-http.js'
+import { metaHandlers, proposeCommand, wallClock, type HandlerDeps, type ServedCatalogue } from './handlers.js'
+import { MetricsRegistry } from './metrics.js'
+import { NamespaceStateMachine } from './state-machine.js'
+
+export interface MetaServiceOptions {
+  id: NodeId
+  /** The member's data directory; the Raft log and snapshots live in `<dataDir>/raft`. */
+  dataDir: string
+  /** Default 127.0.0.1. */
+  host?: string
+  /** Default 0 (the kernel picks). */
+  port?: number
+  /** host:port that peers and clients reach this member at; default the bound address. */
+  advertise?: string
+  /** The cluster secret (>= 32 bytes). */
+  secret: Uint8Array
+  logger?: Logger
+  /** Fixed at format time; every member must use the same values. */
+  namespace?: Partial<NamespaceOptions>
+  raft?: Pick<RaftNodeOptions, 'tickMs' | 'electionTicks' | 'heartbeatTicks' | 'snapshotEntries'>
+  /** How often the leader proposes expireSessions (default 30 s). */
+  expireIntervalMs?: number
+  /** How long meta.transferLeader waits for the new leader (default 5 s). */
+  transferWaitMs?: number
+}
+
+export interface StartOptions {
+  /** Every founding member (this one included, or added) and its address. */
+  peers: Record<NodeId, string>
+  /** Start empty, as a member the leader will add (`meta.members add`), instead of founding. */
+  join?: boolean
+}
+
+const ROLES = ['follower', 'preCandidate', 'candidate', 'leader'] as const
+
+export class MetaService {
+  readonly id: NodeId
+  readonly address: string
+  readonly stateMachine: NamespaceStateMachine
+  private readonly logger: Logger
+  private node: RaftNode | undefined
+  private expireTimer: NodeJS.Timeout | undefined
+  private stopped = false
+
+  private constructor(
+    private readonly options: MetaServiceOptions,
+    private readonly http: Server,
+    private readonly rpc: RpcServer<ServedCatalogue>,
+    address: string,
+    stateMachine: NamespaceStateMachine,
+    private readonly deps: HandlerDeps,
+    private readonly metrics: MetricsRegistry,
+  ) {
+    this.id = options.id
+    this.address = address
+    this.stateMachine = stateMachine
+    this.logger = options.logger ?? silentLogger()
+  }
+
+  /** Binds the port and serves /healthz, /metrics and RPC (calls fail UNAVAILABLE until start). */
+  static async listen(options: MetaServiceOptions): Promise<MetaService> {
+    const logger = options.logger ?? silentLogger()
+    const metrics = new MetricsRegistry()
+    const applySeconds = metrics.histogram('tessera_meta_apply_seconds', 'Time to apply one committed command to the namespace')
+    const stateMachine = new NamespaceStateMachine(options.namespace ?? {}, logger, (s) => applySeconds.observe(s))
+    let service: MetaService | undefined
+    const deps: HandlerDeps = {
+      node: () => {
+        const node = service?.node
+        if (node === undefined || service!.stopped) throw new TesseraError('UNAVAILABLE', `meta member ${options.id} is not running`)
+        return node
+      },
+      stateMachine,
+      address: '',
+      proposals: metrics.counter('tessera_meta_proposals_total', 'Commands this member proposed as leader'),
+      now: wallClock,
+      transferWaitMs: options.transferWaitMs ?? 5000,
+    }
+    const http = createAdminServer({
+      health: () => service?.health() ?? { healthy: false, body: { status: 'starting' } },
+      metrics: () => service?.metrics.render() ?? '',
+    })
+    const catalogue: ServedCatalogue = mergeCatalogues(protocolCatalogue, metaCatalogue)
+    const notificationHandlers: NotificationHandlers<ServedCatalogue> = {}
+    registerRaftStep(notificationHandlers, () => service?.node, logger)
+    const rpc = await RpcServer.listen({
+      catalogue,
+      handlers: metaHandlers(deps),
+      notificationHandlers,
+      secret: options.secret,
+      serverId: options.id,
+      logger,
+      server: http,
+    })
+    const host = options.host ?? '127.0.0.1'
+    await new Promise<void>((resolve, reject) => {
+      http.once('error', reject)
+      http.listen(options.port ?? 0, host, () => {
+        http.off('error', reject)
+        resolve()
+      })
+    })
+    const bound = http.address() as AddressInfo
+    const address = options.advertise ?? formatAddress(host, bound.port)
+    deps.address = address
+    service = new MetaService(options, http, rpc, address, stateMachine, deps, metrics)
+    service.registerGauges()
+    return service
+  }
+
+  /** Opens the Raft log in `<dataDir>/raft` and starts the member. */
+  async start(start: StartOptions): Promise<void> {
+    if (this.node !== undefined || this.stopped) throw new Error('MetaService.start: already started or stopped')
+    const peers = { ...start.peers }
+    if (!start.join && peers[this.id] === undefined) peers[this.id] = this.address
+    const storage = await RaftStorage.open(new NodeDisk(join(this.options.dataDir, 'raft')), { logger: this.logger })
+    const transport = new RpcRaftTransport({ id: this.id, secret: this.options.secret, logger: this.logger })
+    try {
+      this.node = await RaftNode.start({
+        id: this.id,
+        storage,
+        transport,
+        stateMachine: this.stateMachine,
+        peers,
+        bootstrap: start.join !== true,
+        logger: this.logger,
+        ...this.options.raft,
+      })
+    } catch (err) {
+      await transport.close()
+      await storage.close()
+      throw err
+    }
+    this.node.onFatal((err: Error) => this.logger.error({ err }, 'meta: raft node failed; this member no longer serves'))
+    const interval = this.options.expireIntervalMs ?? 30_000
+    this.expireTimer = setInterval(() => this.expireSessions(), interval)
+    this.expireTimer.unref()
+    this.logger.info({ id: this.id, address: this.address, peers, join: start.join === true }, 'meta: member started')
+  }
+
+  /** The running Raft node (undefined before start). */
+  get raft(): RaftNode | undefined {
+    return this.node
+  }
+
+  /** Stops serving, then stops the node (in-flight proposals fail UNAVAILABLE; clients retry). */
+  async stop(): Promise<void> {
+    if (this.stopped) return
+    this.stopped = true
+    if (this.expireTimer !== undefined) clearInterval(this.expireTimer)
+    await this.node?.stop()
+    await this.rpc.close()
+    this.http.closeAllConnections()
+    await new Promise<void>((resolve) => this.http.close(() => resolve()))
+    this.logger.info({ id: this.id }, 'meta: member stopped')
+  }
+
+  health(): Health {
+    const node = this.node
+    if (node === undefined || this.stopped) return { healthy: false, body: { id: this.id, status: this.stopped ? 'stopped' : 'starting' } }
+    const status = node.status()
+    const body = { id: this.id, role: status.role, term: status.term, leader: status.leader, commit: status.commit, applied: node.appliedIndex() }
+    return { healthy: status.leader !== '', body: { status: status.leader !== '' ? 'ok' : 'no leader', ...body } }
+  }
+
+  private expireSessions(): void {
+    if (this.node === undefined || !this.node.isLeader() || this.stopped) return
+    proposeCommand(this.deps, { kind: 'system', time: wallClock(), req: { op: 'expireSessions' } }).then(
+      (value) => {
+        const expired = (value as { expired: number }).expired
+        if (expired > 0) this.logger.info({ expired }, 'meta: idle sessions expired')
+      },
+      (err: Error) => this.logger.debug({ err: err.message }, 'meta: expireSessions not applied'),
+    )
+  }
+
+  private registerGauges(): void {
+    const metrics = this.metrics
+    const status = () => this.node?.status()
+    metrics.gauge('tessera_meta_raft_term', 'Current Raft term', () => status()?.term ?? 0)
+    metrics.gauge('tessera_meta_raft_commit_index', 'Highest log index known committed', () => status()?.commit ?? 0)
+    metrics.gauge('tessera_meta_raft_applied_index', 'Highest log index applied to the namespace', () => this.node?.appliedIndex() ?? 0)
+    metrics.gauge('tessera_meta_raft_last_index', 'Highest index in the local log', () => status()?.lastIndex ?? 0)
+    metrics.gauge('tessera_meta_raft_snapshot_index', 'Index of the latest snapshot', () => status()?.snapshotIndex ?? 0)
+    metrics.gauge('tessera_meta_raft_role', 'This member\'s Raft role (1 for the current one)', () => {
+      const role = status()?.role
+      return ROLES.map((r) => ({ labels: { role: r }, value: r === role ? 1 : 0 }))
+    })
+    metrics.gauge('tessera_meta_sessions', 'Client sessions open in the applied state', () => this.stateMachine.sessions)
+    metrics.gauge('tessera_meta_inodes', 'Inodes in the applied namespace', () => {
+      const statfs = this.stateMachine.namespace.read({ op: 'statfs' })
+      return statfs.ok ? statfs.value.inodes : 0
+    })
+  }
+}
+
+/** host:port, with brackets around an IPv6 host. */
+export function formatAddress(host: string, port: number): string {
+  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`
+}

@@ -1,0 +1,159 @@
+/**
+ * The meta service's RPC catalogue: sessions, namespace changes and queries, and the admin
+ * methods (status, membership, leadership transfer, snapshot). Servers merge it with
+ * protocolCatalogue (which carries `raft.step` between members); clients use it as is.
+ *
+ * Every response has a schema: the client validates what a server answers too.
+ * Namespace replies travel as `{op, reply}` so that their shape is checked per operation.
+ */
+import { LIMITS } from './limits.js'
+import {
+  MAX_READDIR_LIMIT, MAX_SESSION_ID_BYTES, MAX_BLOCKS_PER_FILE, blockRefSchema, metaCallSchema,
+  metaQuerySchema, timespecSchema, type MetaOp, type MetaReplies, type MetaQuery, type MetaRequest,
+  type Attr,
+} from './meta.js'
+import type { Catalogue } from './messages.js'
+import { s, type Infer, type Schema } from './schema.js'
+
+const nodeId = s.str(LIMITS.maxNodeIdBytes, 1)
+const address = s.str(LIMITS.maxAddressBytes)
+const sessionId = s.str(MAX_SESSION_ID_BYTES, 1)
+const index = s.uint()
+
+const attr = s.object({
+  ino: s.uint(), mode: s.uint(0o177777), nlink: s.uint(), uid: s.uint(0xffffffff), gid: s.uint(0xffffffff),
+  size: s.uint(), atime: timespecSchema, mtime: timespecSchema, ctime: timespecSchema, generation: s.uint(),
+})
+true satisfies Same<Infer<typeof attr>, Attr>
+
+const empty = s.object({})
+const blockId = s.object({ key: s.str(16, 16), len: s.uint(0xffffffff) })
+const dirEntry = s.object({ name: s.str(LIMITS.maxPathBytes), ino: s.uint(), type: s.uint(0o177777) })
+
+/** Replies to MetaRequest, tagged with the request's op. */
+const execReply = s.union('op', [
+  s.object({ op: s.literal('setattr', 'mkdir', 'mknod', 'link', 'symlink'), reply: s.object({ attr }) }),
+  s.object({ op: s.literal('create'), reply: s.object({ attr, created: s.bool() }) }),
+  s.object({ op: s.literal('unlink', 'rmdir', 'rename', 'setxattr', 'removexattr'), reply: empty }),
+  s.object({ op: s.literal('commitFile'), reply: s.object({ attr, released: s.array(blockId, MAX_BLOCKS_PER_FILE) }) }),
+])
+
+/** Replies to MetaQuery, tagged with the query's op. */
+const queryReply = s.union('op', [
+  s.object({ op: s.literal('lookup', 'getattr'), reply: s.object({ attr }) }),
+  s.object({
+    op: s.literal('readdir'),
+    reply: s.object({ entries: s.array(dirEntry, MAX_READDIR_LIMIT), parent: s.uint(), more: s.bool() }),
+  }),
+  s.object({ op: s.literal('readlink'), reply: s.object({ target: s.str(LIMITS.maxPathBytes * 2) }) }),
+  s.object({
+    op: s.literal('getxattr'),
+    reply: s.object({ size: s.uint(), value: s.optional(s.bytes(LIMITS.maxXattrValueBytes * 2)) }),
+  }),
+  s.object({
+    op: s.literal('listxattr'),
+    reply: s.object({ size: s.uint(), names: s.optional(s.array(s.str(LIMITS.maxPathBytes), 65536)) }),
+  }),
+  s.object({
+    op: s.literal('statfs'),
+    reply: s.object({
+      inodes: s.uint(), files: s.uint(), dirs: s.uint(), symlinks: s.uint(), bytes: s.uint(),
+      blocks: s.uint(), blockBytes: s.uint(),
+    }),
+  }),
+  s.object({
+    op: s.literal('getBlocks'),
+    reply: s.object({ size: s.uint(), blocks: s.array(blockRefSchema, MAX_BLOCKS_PER_FILE) }),
+  }),
+])
+
+/** A reply with its op: `{op: 'mkdir', reply: AttrReply}`. */
+export type TaggedReply<K extends MetaOp> = { [P in K]: { op: P; reply: MetaReplies[P] } }[K]
+export type ExecReply = TaggedReply<MetaRequest['op']>
+export type QueryReply = TaggedReply<MetaQuery['op']>
+
+/** Roles as the Raft core names them. */
+const role = s.literal('follower', 'preCandidate', 'candidate', 'leader')
+
+/** One member as a status answer lists it; replication progress only from the leader. */
+const memberStatus = s.object({
+  id: nodeId,
+  address,
+  voter: s.bool(),
+  /** Leader only: highest index known replicated on that member, and how far it trails. */
+  match: s.optional(index),
+  lag: s.optional(index),
+  /** Leader only: 'probe' | 'replicate' | 'snapshot'. */
+  progress: s.optional(s.literal('probe', 'replicate', 'snapshot')),
+  /** Leader only: heard from within the last election timeout. */
+  active: s.optional(s.bool()),
+})
+
+const statusReply = s.object({
+  id: nodeId,
+  address,
+  role,
+  term: s.uint(),
+  /** The leader's id, or '' when none is known. */
+  leader: s.str(LIMITS.maxNodeIdBytes),
+  leaderAddress: s.optional(address),
+  commit: index,
+  applied: index,
+  firstIndex: index,
+  lastIndex: index,
+  snapshotIndex: index,
+  members: s.array(memberStatus, LIMITS.maxMembers * 2),
+  /** The namespace as this member has applied it. */
+  inodes: s.uint(),
+  sessions: s.uint(),
+})
+
+export type MemberStatus = Infer<typeof memberStatus>
+export type MetaStatus = Infer<typeof statusReply>
+
+const membershipRequest = s.object({
+  op: s.literal('add', 'remove', 'promote'),
+  id: nodeId,
+  /** Required for 'add': where the new member listens. */
+  address: s.optional(address),
+})
+export type MembershipRequest = Infer<typeof membershipRequest>
+
+export const metaCatalogue = {
+  methods: {
+    /** Opens a session on the leader, which picks its id. */
+    'meta.openSession': {
+      request: empty,
+      response: s.object({ session: sessionId, timeoutMs: s.uint() }),
+    },
+    /** Refreshes an idle session; SESSION_EXPIRED when it is gone (it is never re-created). */
+    'meta.keepAlive': { request: s.object({ session: sessionId }), response: empty },
+    /** Ends a session (its reply memory is reclaimed at once instead of at expiry). */
+    'meta.closeSession': { request: s.object({ session: sessionId }), response: empty },
+    /** One namespace change in a session at seq; FSM failures come back as typed errors. */
+    'meta.exec': {
+      request: metaCallSchema,
+      response: execReply satisfies Schema<ExecReply>,
+    },
+    /** A query: linearizable (ReadIndex on the leader) unless `stale`, then from any member at once. */
+    'meta.query': {
+      request: s.object({ query: metaQuerySchema, stale: s.optional(s.bool()) }),
+      response: queryReply satisfies Schema<QueryReply>,
+    },
+    /** This member's Raft status. */
+    'meta.status': { request: empty, response: statusReply },
+    /** One membership change, on the leader: add (as a learner), promote (to voter), remove. */
+    'meta.members': { request: membershipRequest, response: s.object({ members: s.array(memberStatus, LIMITS.maxMembers * 2) }) },
+    /** Asks the leader to hand leadership to `to`. */
+    'meta.transferLeader': { request: s.object({ to: nodeId }), response: empty },
+    /** Snapshots this member's state now and compacts its log. */
+    'meta.snapshot': { request: empty, response: s.object({ index }) },
+  },
+  notifications: {},
+} as const satisfies Catalogue
+
+export type MetaCatalogue = typeof metaCatalogue
+
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false
+true satisfies Same<Infer<typeof execReply>['op'], MetaRequest['op']>
+true satisfies Same<Infer<typeof queryReply>['op'], MetaQuery['op']>
