@@ -7,6 +7,12 @@
  *   mkdir d<i>; create f<i> (O_EXCL); rename f<i> -> d<i>/g; unlink d<i>/g when i is even.
  * Every step must succeed: a step applied twice would answer EEXIST or ENOENT. At the end a
  * worker's directory must hold exactly d0..d<n-1>, each with g iff i is odd, and no f<i>.
+ *
+ * Between steps each worker also looks up the file another worker is working on, and every
+ * operation goes into one history that the simulator's linearizability checker reads with each
+ * path as a key: mkdir and create are puts ('dir', 'file'), unlink a delete, rename a delete of
+ * the source and a put of the target (over the same interval), a lookup a get of the type found
+ * (null for ENOENT). Operations that failed are recorded as of unknown outcome.
  */
 import { expect } from 'chai'
 import { execFile } from 'node:child_process'
@@ -15,7 +21,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { MetaClient } from '@tessera/client'
-import { ROOT_INO, type Credentials } from '@tessera/protocol'
+import { FileMode, ROOT_INO, hasCode, type Credentials } from '@tessera/protocol'
+import { checkKvHistory, type KvEvent } from '@tessera/sim'
 
 const REPO = fileURLToPath(new URL('../../../', import.meta.url))
 const BIN = join(REPO, 'packages/cli/bin/tessera.js')
@@ -73,38 +80,77 @@ async function leaderOf(dir: string): Promise<{ id: string }> {
   throw new Error('no leader reported by tessera status')
 }
 
-/** One worker's acknowledged steps. */
+type Effect = Pick<KvEvent, 'op' | 'key' | 'value'>
+
+/** One worker's acknowledged steps, and its part of the shared history. */
 class Worker {
   completed = 0
+  /** The step the worker is on (another worker's lookups target its f<current>). */
+  current = 0
   readonly failures: string[] = []
+  peer: Worker | undefined
   private stopping = false
 
-  constructor(readonly client: MetaClient, readonly name: string, readonly dirIno: number) {}
+  constructor(readonly client: MetaClient, readonly name: string, readonly dirIno: number, readonly history: KvEvent[]) {}
 
   stop(): void {
     this.stopping = true
   }
 
+  /** Runs `op`, recording its effects over the interval it took (unknown outcome if it failed). */
+  private async record<T>(effects: Effect[], op: () => Promise<T>): Promise<T> {
+    const invokedAt = performance.now()
+    try {
+      const value = await op()
+      const returnedAt = performance.now()
+      for (const e of effects) this.history.push({ client: this.name, ...e, invokedAt, returnedAt, ok: true })
+      return value
+    } catch (err) {
+      for (const e of effects) this.history.push({ client: this.name, ...e, invokedAt, ok: 'unknown' })
+      throw err
+    }
+  }
+
+  /** A lookup of the file the peer works on now, recorded as a get of its path. */
+  private async observePeer(): Promise<void> {
+    const peer = this.peer
+    if (peer === undefined) return
+    const name = `f${peer.current}`
+    const invokedAt = performance.now()
+    let result: string | null
+    try {
+      const attr = await this.client.lookup(peer.dirIno, name)
+      result = (attr.mode & FileMode.IFMT) === FileMode.IFDIR ? 'dir' : 'file'
+    } catch (err) {
+      if (!hasCode(err, 'ENOENT')) return // no answer: a read without a result says nothing
+      result = null
+    }
+    this.history.push({ client: this.name, op: 'get', key: `${peer.name}/${name}`, result, invokedAt, returnedAt: performance.now(), ok: true })
+  }
+
   async run(): Promise<void> {
     for (let i = 0; !this.stopping; i++) {
-      const step = async (what: string, op: () => Promise<unknown>) => {
+      this.current = i
+      const key = (path: string) => `${this.name}/${path}`
+      const step = async <T>(what: string, effects: Effect[], op: () => Promise<T>): Promise<T> => {
         try {
-          await op()
+          return await this.record(effects, op)
         } catch (err) {
           this.failures.push(`${this.name} ${what} #${i}: ${(err as Error).message}`)
           throw err
         }
       }
       try {
-        const d = await this.client.mkdir(this.dirIno, `d${i}`)
-        await step('create', async () => {
+        const d = await step('mkdir', [{ op: 'put', key: key(`d${i}`), value: 'dir' }], () => this.client.mkdir(this.dirIno, `d${i}`))
+        await step('create', [{ op: 'put', key: key(`f${i}`), value: 'file' }], async () => {
           const made = await this.client.create(this.dirIno, `f${i}`, 0o644, true)
           if (!made.created) throw new Error('create reported an existing file')
         })
-        await step('rename', () => this.client.rename(this.dirIno, `f${i}`, d.ino, 'g'))
-        if (i % 2 === 0) await step('unlink', () => this.client.unlink(d.ino, 'g'))
-      } catch (err) {
-        if (this.failures.length === 0) this.failures.push(`${this.name} mkdir #${i}: ${(err as Error).message}`)
+        await this.observePeer()
+        await step('rename', [{ op: 'delete', key: key(`f${i}`) }, { op: 'put', key: key(`d${i}/g`), value: 'file' }],
+          () => this.client.rename(this.dirIno, `f${i}`, d.ino, 'g'))
+        if (i % 2 === 0) await step('unlink', [{ op: 'delete', key: key(`d${i}/g`) }], () => this.client.unlink(d.ino, 'g'))
+      } catch {
         return
       }
       this.completed = i + 1
@@ -147,14 +193,17 @@ describe('meta cluster: kill -9 the leader under load', function () {
     const metas = await localMetas(dir)
     const secret = Buffer.from((await readFile(join(dir, 'secret'), 'utf8')).trim(), 'hex')
     const workers: Worker[] = []
+    const history: KvEvent[] = []
     for (let c = 0; c < CLIENTS; c++) {
       const client = new MetaClient({ addresses: metas.map((m) => m.address), secret, cred: ROOT, sessions: WORKERS_PER_CLIENT })
       clients.push(client)
       for (let w = 0; w < WORKERS_PER_CLIENT; w++) {
         const name = `c${c}w${w}`
-        workers.push(new Worker(client, name, (await client.mkdir(ROOT_INO, name)).ino))
+        workers.push(new Worker(client, name, (await client.mkdir(ROOT_INO, name)).ino, history))
       }
     }
+    // each worker watches one on another client
+    workers.forEach((w, i) => (w.peer = workers[(i + WORKERS_PER_CLIENT) % workers.length]))
     const running = workers.map((w) => w.run())
 
     for (let round = 0; round < 2; round++) {
@@ -175,6 +224,11 @@ describe('meta cluster: kill -9 the leader under load', function () {
     expect(workers.flatMap((w) => w.failures)).to.deep.equal([])
     const total = workers.reduce((sum, w) => sum + w.completed, 0)
     expect(total).to.be.greaterThan(20)
+    const reads = history.filter((e) => e.op === 'get')
+    expect(reads.length, 'lookups of other workers\' files').to.be.greaterThan(total / 2)
+    expect(reads.some((e) => e.result === 'file'), 'some lookups saw a file').to.equal(true)
+    const verdict = checkKvHistory(history)
+    expect(verdict.ok, JSON.stringify(verdict)).to.equal(true)
 
     // Every member, once caught up, holds exactly the acknowledged steps.
     const check = new MetaClient({ addresses: metas.map((m) => m.address), secret, cred: ROOT, sessions: 1 })

@@ -1,6 +1,7 @@
 /**
- * @tessera/chunk: the chunk server. So far: the block store (immutable, hash-addressed blocks
- * on local disk with per-64 KiB checksums) and the block-key format shared with client and meta.
+ * @tessera/chunk: the chunk server. The block store (immutable, hash-addressed blocks on local
+ * disk with per-64 KiB checksums), the block-key format shared with client and meta, and the
+ * network side (ChunkServer: block streams, the replication chain, token checks, /metrics).
  */
 export {
   BlockStore, DEFAULT_MAX_BLOCK_BYTES,
@@ -15,3 +16,5 @@ export {
 } from './store/block-key.js'
 export { loadHasher, hex64, type Hasher } from './store/hasher.js'
 export { PIECE_BYTES } from './store/sidecar.js'
+export { ChunkServer, type ChunkServerOptions } from './server/chunk-server.js'
+export type { ChunkServerComponents } from './server/components.js'

@@ -1,12 +1,25 @@
 import { type Command, EXIT, parseCommandArgs, renderHelp, reportFailure } from './command.js'
 import { downCommand } from './commands/down.js'
 import { formatCommand } from './commands/format.js'
+import { lnCommand } from './commands/ln.js'
+import { lockCommand } from './commands/lock.js'
+import { lsCommand } from './commands/ls.js'
+import { membersCommand } from './commands/members.js'
 import { metaCommand } from './commands/meta.js'
+import { mkdirCommand } from './commands/mkdir.js'
+import { mvCommand } from './commands/mv.js'
+import { rmCommand } from './commands/rm.js'
+import { snapshotCommand } from './commands/snapshot.js'
+import { statCommand } from './commands/stat.js'
 import { statusCommand } from './commands/status.js'
 import { upCommand } from './commands/up.js'
 
 /** Every subcommand, in the order `tessera --help` lists them. */
-export const COMMANDS: readonly Command[] = [formatCommand, upCommand, downCommand, statusCommand, metaCommand]
+export const COMMANDS: readonly Command[] = [
+  formatCommand, upCommand, downCommand, statusCommand, metaCommand,
+  membersCommand, snapshotCommand,
+  lsCommand, statCommand, mkdirCommand, rmCommand, mvCommand, lnCommand, lockCommand,
+]
 
 export interface MainIo {
   out: NodeJS.WritableStream

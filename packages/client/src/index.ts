@@ -6,4 +6,5 @@ export {
   MetaClient, processCredentials,
   type MetaClientOptions, type CallDeadline, type QueryOptions, type MemberReport,
 } from './meta-client.js'
+export { LockHandle, type LockOptions } from './lock-handle.js'
 export { splitPath, splitParent } from './paths.js'

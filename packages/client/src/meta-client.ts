@@ -18,8 +18,9 @@ import {
   FileMode, ROOT_INO, TesseraError, asTesseraError, hasCode, silentLogger, type Attr, type CreateReply,
   type DirEntry, type Ino, type SetattrRequest, type Credentials, type ErrorCode, type Logger, type MetaCatalogue,
   type MetaQuery, type MetaRequest, type MetaStatus, type MembershipRequest, type MemberStatus, type ReplyOf,
-  type RpcClient, type TlsOptions,
+  type LockMode, type RpcClient, type TlsOptions,
 } from '@tessera/protocol'
+import { LockHandle, type LockOptions } from './lock-handle.js'
 import { MemberSet } from './member-set.js'
 import { splitParent, splitPath } from './paths.js'
 import { SessionPool, type Session } from './session-pool.js'
@@ -85,6 +86,7 @@ export class MetaClient {
   private readonly pool: SessionPool
   private readonly deadlineMs: number
   private readonly attemptTimeoutMs: number
+  private readonly locks = new Set<LockHandle>()
 
   constructor(options: MetaClientOptions) {
     this.logger = options.logger ?? silentLogger()
@@ -129,8 +131,9 @@ export class MetaClient {
 
   /** Answers a query; linearizable unless `stale`. */
   async query<Q extends MetaQuery>(query: Q, options: QueryOptions = {}): Promise<ReplyOf<Q>> {
+    const stale = options.stale === true
     const answer = await this.onLeader('meta.query', options.deadlineMs ?? this.deadlineMs, (client, timeoutMs) =>
-      client.call('meta.query', { query, ...(options.stale === true ? { stale: true } : {}) }, { timeoutMs }))
+      client.call('meta.query', { query, ...(stale ? { stale: true } : {}) }, { timeoutMs }), undefined, !stale)
     if (answer.op !== query.op) throw new TesseraError('PROTOCOL', `meta.query: a reply for ${answer.op} to a ${query.op}`)
     return answer.reply as ReplyOf<Q>
   }
@@ -284,8 +287,30 @@ export class MetaClient {
     return attr
   }
 
-  /** Closes the sessions (best effort) and the connections. */
+  // ---- locks ----
+
+  /**
+   * Takes a cluster-wide advisory lock on the inode at `path` (flock semantics: exclusive or
+   * shared, FIFO among waiters). The lock is a lease on a session of its own, refreshed by the
+   * handle: it ends with `release()`, or when this process stops refreshing it and the session
+   * expires. Waits as long as it takes unless `timeoutMs` (ETIMEDOUT) or `wait: false` (EAGAIN).
+   */
+  async lock(path: string, mode: LockMode = 'exclusive', options: LockOptions = {}): Promise<LockHandle> {
+    const attr = await this.resolve(path)
+    return this.lockInode(attr.ino, mode, options)
+  }
+
+  async lockInode(ino: Ino, mode: LockMode = 'exclusive', options: LockOptions = {}): Promise<LockHandle> {
+    const handle = await LockHandle.acquire((what, deadlineMs, attempt) => this.onLeader(what, deadlineMs, attempt), ino, mode, {
+      ...options, deadlineMs: this.deadlineMs, logger: this.logger, onDone: (h) => this.locks.delete(h),
+    })
+    this.locks.add(handle)
+    return handle
+  }
+
+  /** Releases the locks still held (best effort), closes the sessions and the connections. */
   async close(): Promise<void> {
+    await Promise.all([...this.locks].map((h) => h.release().catch(() => undefined)))
     await this.pool.close()
     await this.members.close()
   }
@@ -298,7 +323,7 @@ export class MetaClient {
   }
 
   /**
-   * Runs `attempt` against the presumed leader until it succeeds, fails with a non-retryable
+   * Runs `attempt` against the presumed leader (any member, for a stale query) until it succeeds, fails with a non-retryable
    * error (that `recover` does not handle), or the deadline passes (then: the last error).
    */
   private async onLeader<T>(
@@ -306,6 +331,8 @@ export class MetaClient {
     deadlineMs: number,
     attempt: Attempt<T>,
     recover?: (err: TesseraError) => Promise<boolean>,
+    /** Only the leader answers this call, so an answer tells who leads. */
+    leaderOnly = true,
   ): Promise<T> {
     const deadline = Date.now() + deadlineMs
     let lastError: TesseraError | undefined
@@ -321,7 +348,7 @@ export class MetaClient {
         const client = this.members.client(address)
         if (!client.connected) await client.ready(Math.min(remaining, CONNECT_WAIT_MS))
         const result = await attempt(client, Math.min(remaining, this.attemptTimeoutMs))
-        this.members.noteLeader(address)
+        if (leaderOnly) this.members.noteLeader(address)
         return result
       } catch (err) {
         const error = asTesseraError(err)

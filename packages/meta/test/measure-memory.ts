@@ -1,7 +1,8 @@
 /**
  * Leader heap per file: N single-block files in N/1000 directories.
- *   node --expose-gc packages/meta/dist/test/measure-memory.js 1000000
+ *   node --expose-gc packages/meta/dist/test/measure-memory.js 1000000 [--json]
  * Also reports how long a snapshot's start (the clone) and its slowest chunk take.
+ * With --json it prints one JSON object instead (test/bench/meta.ts reads it).
  */
 import { ROOT_INO, type Credentials, type MetaRequest, type Timespec } from '@tessera/protocol'
 import { Namespace } from '../src/index.js'
@@ -12,7 +13,11 @@ if (gc === undefined) {
   process.exit(2)
 }
 
-const files = Number(process.argv[2] ?? 1_000_000)
+const json = process.argv.includes('--json')
+const files = Number(process.argv.slice(2).find((a) => !a.startsWith('--')) ?? 1_000_000)
+const say = (line: string): void => {
+  if (!json) console.log(line)
+}
 const perDir = 1000
 const cred: Credentials = { uid: 0, gid: 0, groups: [] }
 let index = 0
@@ -45,8 +50,8 @@ for (let i = 0; i < files; i++) {
 const built = performance.now() - started
 const after = heap()
 const perFile = (after - before) / files
-console.log(`files: ${files} in ${Math.ceil(files / perDir)} directories, built in ${(built / 1000).toFixed(1)} s`)
-console.log(`heap: ${((after - before) / 2 ** 20).toFixed(1)} MiB => ${perFile.toFixed(0)} bytes per file (incl. its share of directories, block refcounts)`)
+say(`files: ${files} in ${Math.ceil(files / perDir)} directories, built in ${(built / 1000).toFixed(1)} s`)
+say(`heap: ${((after - before) / 2 ** 20).toFixed(1)} MiB => ${perFile.toFixed(0)} bytes per file (incl. its share of directories, block refcounts)`)
 
 const t0 = performance.now()
 const writer = ns.snapshot()
@@ -64,6 +69,12 @@ for (;;) {
   chunks++
   bytes += next.value.byteLength
 }
-console.log(`snapshot: start ${cloneMs.toFixed(2)} ms, ${chunks} chunks, ${(bytes / 2 ** 20).toFixed(1)} MiB, slowest chunk ${slowest.toFixed(1)} ms, total ${(performance.now() - t0).toFixed(0)} ms`)
+say(`snapshot: start ${cloneMs.toFixed(2)} ms, ${chunks} chunks, ${(bytes / 2 ** 20).toFixed(1)} MiB, slowest chunk ${slowest.toFixed(1)} ms, total ${(performance.now() - t0).toFixed(0)} ms`)
 times.sort((a, b) => b - a)
-console.log(`slowest chunks (ms): ${times.slice(0, 5).map((t) => t.toFixed(1)).join(", ")}; median ${times[Math.floor(times.length / 2)]!.toFixed(1)}`)
+say(`slowest chunks (ms): ${times.slice(0, 5).map((t) => t.toFixed(1)).join(", ")}; median ${times[Math.floor(times.length / 2)]!.toFixed(1)}`)
+if (json) {
+  console.log(JSON.stringify({
+    files, directories: Math.ceil(files / perDir), heapBytes: after - before, bytesPerFile: perFile, buildMs: built,
+    snapshot: { startMs: cloneMs, chunks, bytes, slowestChunkMs: slowest },
+  }))
+}

@@ -23,12 +23,16 @@ export class TestCluster {
     return cluster
   }
 
-  /** (Re)starts every member from its data dir; first boot founds the group. */
+  /**
+   * (Re)starts every member from its data dir; the first boot founds the group on ports the
+   * kernel picks, a restart reuses them (members know each other's addresses from the log).
+   */
   async boot(extra: Partial<MetaServiceOptions> = {}): Promise<void> {
+    const ports = this.members.map((m) => Number(m.address.split(':').pop()))
     this.members = []
-    for (const id of this.ids) {
+    for (const [i, id] of this.ids.entries()) {
       this.members.push(await MetaService.listen({
-        id, dataDir: join(this.root, id), secret: this.secret, raft: FAST_RAFT, ...extra,
+        id, dataDir: join(this.root, id), secret: this.secret, raft: FAST_RAFT, port: ports[i] ?? 0, ...extra,
       }))
     }
     const peers = Object.fromEntries(this.members.map((m) => [m.id, m.address]))

@@ -2,8 +2,9 @@ import { expect } from 'chai'
 import {
   FileMode, ROOT_INO, RpcClient, TesseraError, metaCatalogue, type MetaCatalogue, type Credentials,
 } from '@tessera/protocol'
-import { TestCluster } from './server-cluster.js'
-import type { MetaService } from '../src/index.js'
+import { join } from 'node:path'
+import { FAST_RAFT, TestCluster } from './server-cluster.js'
+import { MetaService } from '../src/index.js'
 
 const ROOT: Credentials = { uid: 0, gid: 0, groups: [] }
 
@@ -197,6 +198,25 @@ describe('meta server: three members in one process', function () {
   })
 })
 
+describe('meta server: one member per data directory', () => {
+  it('refuses a second member on a data directory in use, and frees it on stop', async () => {
+    const cluster = await TestCluster.start(1)
+    const dataDir = join(cluster.root, 'm1')
+    const second = await MetaService.listen({ id: 'm1', dataDir, secret: cluster.secret })
+    try {
+      await cluster.leader()
+      const err = await rejection(second.start({ peers: {} }))
+      expect(err.code).to.equal('EBUSY')
+      await cluster.stopMembers()
+      await second.start({ peers: {} })
+      expect(second.raft).to.not.equal(undefined)
+    } finally {
+      await second.stop()
+      await cluster.destroy()
+    }
+  })
+})
+
 describe('meta server: health before it starts', () => {
   it('answers 503 on /healthz while the node is not running', async () => {
     const cluster = await TestCluster.start(1)
@@ -208,13 +228,42 @@ describe('meta server: health before it starts', () => {
     } finally {
       await cluster.destroy()
     }
-    const { MetaService } = await import('../src/index.js')
     const idle = await MetaService.listen({ id: 'idle', dataDir: '/nonexistent', secret: Buffer.alloc(32, 1) })
     try {
       const health = await fetch(`http://${idle.address}/healthz`)
       expect(health.status).to.equal(503)
     } finally {
       await idle.stop()
+    }
+  })
+})
+
+describe('meta server: membership', function () {
+  this.timeout(20_000)
+
+  it('adds a member that joined empty, promotes it, and removes it', async () => {
+    const cluster = await TestCluster.start(3)
+    const joiner = await MetaService.listen({ id: 'm4', dataDir: join(cluster.root, 'm4'), secret: cluster.secret, raft: FAST_RAFT })
+    try {
+      await cluster.leader()
+      const peers = Object.fromEntries(cluster.members.map((m) => [m.id, m.address]))
+      await joiner.start({ peers, join: true })
+      const client = cluster.client({ cred: ROOT })
+      await client.mkdirp('/before/join')
+      const added = await client.changeMembers({ op: 'add', id: 'm4', address: joiner.address })
+      expect(added.find((m) => m.id === 'm4')).to.include({ voter: false, address: joiner.address })
+      await eventually(async () => (joiner.stateMachine.namespace.read({ op: 'lookup', cred: ROOT, parent: ROOT_INO, name: 'before' }).ok ? true : undefined))
+      const promoted = await client.changeMembers({ op: 'promote', id: 'm4' })
+      expect(promoted.find((m) => m.id === 'm4')?.voter).to.equal(true)
+      await client.mkdir(ROOT_INO, 'with-four')
+      await eventually(async () => (joiner.stateMachine.namespace.read({ op: 'lookup', cred: ROOT, parent: ROOT_INO, name: 'with-four' }).ok ? true : undefined))
+      const removed = await client.changeMembers({ op: 'remove', id: 'm4' })
+      expect(removed.map((m) => m.id)).to.not.include('m4')
+      const err = await rejection(client.changeMembers({ op: 'add', id: 'm5' }))
+      expect(err.code).to.equal('EINVAL')
+    } finally {
+      await joiner.stop()
+      await cluster.destroy()
     }
   })
 })

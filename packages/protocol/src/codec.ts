@@ -13,7 +13,7 @@
 import { Packr, Unpackr } from 'msgpackr'
 import { TesseraError } from './errors.js'
 import { LIMITS } from './limits.js'
-import { checkFrame, type Frame, type FrameCheck } from './frames.js'
+import { checkFrame, FrameTag, type Frame, type FrameCheck } from './frames.js'
 
 const packr = new Packr({ useRecords: false, moreTypes: false, bundleStrings: false })
 const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true, int64AsType: 'number' })
@@ -28,6 +28,32 @@ const COPY_BELOW_BYTES = 64 * 1024
 /** Encodes a frame. The returned Buffer is not reused by later calls. */
 export function encodeFrame(frame: Frame): Buffer {
   return packr.pack(frame)
+}
+
+/**
+ * Encodes a stream chunk frame [Chunk, id, data] by hand, into `into` when it is large enough,
+ * else into a fresh buffer of exactly its size. (msgpackr would copy the data into a fresh buffer
+ * four times its size; bulk data is the one place where that shows.) Decodes like any frame.
+ */
+export function encodeChunkFrame(id: number, data: Uint8Array, into?: Buffer): Buffer {
+  const n = data.byteLength
+  const idBytes = id < 0x80 ? 1 : id < 0x100 ? 2 : id < 0x10000 ? 3 : id < 0x100000000 ? 5 : 9
+  const lenBytes = n < 0x100 ? 2 : n < 0x10000 ? 3 : 5
+  const size = 2 + idBytes + lenBytes + n
+  const out = into !== undefined && into.byteLength >= size ? into.subarray(0, size) : Buffer.allocUnsafeSlow(size)
+  out[0] = 0x93 // fixarray of 3
+  out[1] = FrameTag.Chunk // positive fixint
+  let at = 2
+  if (idBytes === 1) out[at++] = id
+  else if (idBytes === 2) { out[at++] = 0xcc; out[at++] = id }
+  else if (idBytes === 3) { out[at++] = 0xcd; out.writeUInt16BE(id, at); at += 2 }
+  else if (idBytes === 5) { out[at++] = 0xce; out.writeUInt32BE(id, at); at += 4 }
+  else { out[at++] = 0xcf; out.writeBigUInt64BE(BigInt(id), at); at += 8 }
+  if (lenBytes === 2) { out[at++] = 0xc4; out[at++] = n }
+  else if (lenBytes === 3) { out[at++] = 0xc5; out.writeUInt16BE(n, at); at += 2 }
+  else { out[at++] = 0xc6; out.writeUInt32BE(n, at); at += 4 }
+  out.set(data, at)
+  return out
 }
 
 /** Encodes any value with the frame codec's options (for state machines' own records). */
@@ -45,6 +71,26 @@ export function decodeValue(bytes: Uint8Array, maxBytes: number = LIMITS.maxFram
   } catch (err) {
     throw new TesseraError('PROTOCOL', `frame: undecodable (${err instanceof Error ? err.message.slice(0, 200) : 'unknown'})`)
   }
+}
+
+/**
+ * Joins separately encoded frames into one Batch frame without re-encoding them (msgpack is
+ * concatenative: an array header, the tag, then the members' bytes).
+ */
+export function joinBatch(encoded: readonly Buffer[], totalBytes: number): Buffer {
+  const n = encoded.length + 1
+  const header = n < 16 ? 1 : n < 0x10000 ? 3 : 5
+  const out = Buffer.allocUnsafe(header + 1 + totalBytes)
+  if (header === 1) out[0] = 0x90 | n
+  else if (header === 3) { out[0] = 0xdc; out.writeUInt16BE(n, 1) }
+  else { out[0] = 0xdd; out.writeUInt32BE(n, 1) }
+  out[header] = FrameTag.Batch
+  let at = header + 1
+  for (const part of encoded) {
+    out.set(part, at)
+    at += part.byteLength
+  }
+  return out
 }
 
 /** Decodes and checks a frame's envelope without throwing; see FrameCheck. */

@@ -31,6 +31,12 @@ export const FrameTag = {
   End: 16,
   /** either way, the receiver of call `id`'s stream lets the sender send `bytes` more: [tag, id, bytes] */
   Credit: 17,
+  /**
+   * either way, several frames in one ws message: [tag, frame, frame, ...]. A connection gathers
+   * what it sends within one turn of the event loop: with many calls in flight this saves a ws
+   * message and a syscall per frame. Never nested, never carries auth frames or stream chunks.
+   */
+  Batch: 20,
 } as const
 export type FrameTag = (typeof FrameTag)[keyof typeof FrameTag]
 
@@ -45,6 +51,8 @@ export type NotifyFrame = [typeof FrameTag.Notify, string, unknown]
 export type ChunkFrame = [typeof FrameTag.Chunk, number, Uint8Array]
 export type EndFrame = [typeof FrameTag.End, number]
 export type CreditFrame = [typeof FrameTag.Credit, number, number]
+/** Only as the outer frame of a ws message; its members are checked one by one with checkFrame. */
+export type BatchFrame = [typeof FrameTag.Batch, ...unknown[]]
 
 export type Frame =
   | AuthChallengeFrame
@@ -61,6 +69,9 @@ export type Frame =
 
 /** Largest call or stream id; ids start at 1 and only grow on one connection. */
 export const MAX_CALL_ID = Number.MAX_SAFE_INTEGER
+/** Most frames in one batch. */
+export const MAX_BATCH_FRAMES = 1024
+
 /** Largest credit grant in one frame. */
 export const MAX_CREDIT_BYTES = 2 ** 32
 
@@ -76,6 +87,9 @@ function bad(message: string, requestId?: number): FrameCheck {
 
 const isId = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v >= 1 && v <= MAX_CALL_ID
 const isBytes = (v: unknown, max: number): v is Uint8Array => v instanceof Uint8Array && v.byteLength <= max
+const isExactBytes = (v: unknown, size: number): v is Uint8Array => v instanceof Uint8Array && v.byteLength === size
+/** HMAC-SHA256 output. */
+const PROOF_BYTES = 32
 const isStr = (v: unknown, maxBytes: number): v is string =>
   typeof v === 'string' && v.length > 0 && (v.length * 3 <= maxBytes || Buffer.byteLength(v) <= maxBytes)
 
@@ -100,15 +114,15 @@ export function checkFrame(value: unknown): FrameCheck {
   const n = value.length
   switch (tag) {
     case FrameTag.AuthChallenge:
-      if (n !== 3 || !isBytes(value[1], 256) || !isStr(value[2], LIMITS.maxNodeIdBytes)) return bad('frame: malformed auth challenge')
+      if (n !== 3 || !isExactBytes(value[1], LIMITS.authNonceBytes) || !isStr(value[2], LIMITS.maxNodeIdBytes)) return bad('frame: malformed auth challenge')
       break
     case FrameTag.AuthProof:
-      if (n !== 4 || !isStr(value[1], LIMITS.maxNodeIdBytes) || !isBytes(value[2], 256) || !isBytes(value[3], 256)) {
+      if (n !== 4 || !isStr(value[1], LIMITS.maxNodeIdBytes) || !isExactBytes(value[2], LIMITS.authNonceBytes) || !isExactBytes(value[3], PROOF_BYTES)) {
         return bad('frame: malformed auth proof')
       }
       break
     case FrameTag.AuthOk:
-      if (n !== 2 || !isBytes(value[1], 256)) return bad('frame: malformed auth ok')
+      if (n !== 2 || !isExactBytes(value[1], PROOF_BYTES)) return bad('frame: malformed auth ok')
       break
     case FrameTag.Request: {
       const id = isId(value[1]) ? value[1] : undefined
@@ -140,6 +154,8 @@ export function checkFrame(value: unknown): FrameCheck {
       }
       break
     }
+    case FrameTag.Batch:
+      return bad('frame: a batch inside a batch')
     default:
       return bad(`frame: unknown kind ${typeof tag === 'number' ? tag : typeof tag}`)
   }

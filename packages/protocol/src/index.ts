@@ -6,7 +6,7 @@ export * from './meta.js'
 export { s, Schema, ObjectSchema, type Infer, type ObjectOf } from './schema.js'
 export * from './messages.js'
 export * from './frames.js'
-export { encodeFrame, decodeFrame, checkFrameBytes, encodeValue, decodeValue } from './codec.js'
+export { encodeFrame, decodeFrame, checkFrameBytes, encodeValue, decodeValue, encodeChunkFrame, joinBatch } from './codec.js'
 export {
   AUTH_PROTOCOL, MIN_SECRET_BYTES, assertClusterSecret, createNonce, clientProof, serverProof, proofsMatch,
   type ProofInput,
@@ -19,3 +19,5 @@ export {
 } from './rpc/server.js'
 export { RpcClient, type RpcClientOptions, type CallOptions, type OpenCall, type TlsOptions } from './rpc/client.js'
 export * from './meta-rpc.js'
+export * from './tokens.js'
+export * from './chunk-rpc.js'

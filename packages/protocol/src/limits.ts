@@ -39,7 +39,7 @@ export const LIMITS = {
   /** Raft messages carried by one raft.step notification. */
   maxRaftBatch: 256,
   /** Bytes a stream sender may have sent beyond what the receiver's consumer has taken. */
-  streamWindowBytes: 4 * 1024 * 1024,
+  streamWindowBytes: 8 * 1024 * 1024,
   /** Streams (calls with a request or response stream) open at once on one connection. */
   maxStreamsPerConnection: 256,
   /** Bytes a connection may have handed to its socket and not yet written before stream writers wait. */

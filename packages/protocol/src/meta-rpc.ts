@@ -9,11 +9,14 @@
 import { LIMITS } from './limits.js'
 import {
   MAX_READDIR_LIMIT, MAX_SESSION_ID_BYTES, MAX_BLOCKS_PER_FILE, blockRefSchema, metaCallSchema,
-  metaQuerySchema, timespecSchema, type MetaOp, type MetaReplies, type MetaQuery, type MetaRequest,
+  metaQuerySchema, timespecSchema, lockModeSchema, type MetaOp, type MetaReplies, type MetaQuery, type MetaRequest,
   type Attr,
 } from './meta.js'
 import type { Catalogue } from './messages.js'
 import { s, type Infer, type Schema } from './schema.js'
+
+/** Longest a meta.lock call is held open waiting for its grant. */
+export const MAX_LOCK_HOLD_MS = 60_000
 
 const nodeId = s.str(LIMITS.maxNodeIdBytes, 1)
 const address = s.str(LIMITS.maxAddressBytes)
@@ -140,6 +143,23 @@ export const metaCatalogue = {
       request: s.object({ query: metaQuerySchema, stale: s.optional(s.bool()) }),
       response: queryReply satisfies Schema<QueryReply>,
     },
+    /**
+     * Takes an advisory lock on an inode for the session, at seq (exactly once, like meta.exec).
+     * Granted at once, or queued when `wait`: then the call is held open until the lock is
+     * granted or `holdMs` passes, and answers `granted: false` with the lock's id; the client
+     * repeats the same (session, seq) to keep waiting (the repeat is answered from the current
+     * state, so a grant in between is not missed). A lock lives until meta.unlock or the end
+     * of its session (close or expiry).
+     */
+    'meta.lock': {
+      request: s.object({
+        session: sessionId, seq: s.uint(), ino: s.uint(), mode: lockModeSchema, wait: s.bool(),
+        holdMs: s.optional(s.uint(MAX_LOCK_HOLD_MS)),
+      }),
+      response: s.object({ granted: s.bool(), lockId: s.uint() }),
+    },
+    /** Releases the session's lock (held or queued) on an inode, at seq; ENOLCK when none. */
+    'meta.unlock': { request: s.object({ session: sessionId, seq: s.uint(), ino: s.uint() }), response: empty },
     /** This member's Raft status. */
     'meta.status': { request: empty, response: statusReply },
     /** One membership change, on the leader: add (as a learner), promote (to voter), remove. */

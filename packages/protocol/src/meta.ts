@@ -73,7 +73,11 @@ export interface Attr {
 
 /** A stored block: identity is (key, len). */
 export interface BlockId {
-  /** xxh64 of the block's bytes, 16 lowercase hex characters. */
+  /**
+   * The xxh64 of the block's bytes as 16 lowercase hex characters; followed by `s<seed>` when
+   * the writer had to hash with a seed after a key collision (DESIGN decision 5). With `len`
+   * it names the chunk servers' block `<16hex>-<len>[-s<seed>]`.
+   */
   key: string
   /** The block's length in bytes. */
   len: number
@@ -168,6 +172,27 @@ export interface MetaCall {
   req: MetaRequest
 }
 
+// ---- Advisory locks (changes too: each goes through Raft in a session, exactly once) ---------
+
+/** flock(2)-style advisory lock modes. */
+export type LockMode = 'shared' | 'exclusive'
+
+/**
+ * Asks for a lock on an inode for the calling session. Granted at once when compatible with
+ * the holders and nobody waits; otherwise queued behind the waiters (FIFO) when `wait`, else
+ * EAGAIN. A session has at most one lock (held or queued) per inode: a second is EDEADLK.
+ */
+export interface LockRequest { op: 'lock'; ino: Ino; mode: LockMode; wait: boolean }
+/** Drops the session's lock on the inode (held or queued); ENOLCK when it has none. */
+export interface UnlockRequest { op: 'unlock'; ino: Ino }
+export type LockCommandRequest = LockRequest | UnlockRequest
+
+export interface LockReply {
+  granted: boolean
+  /** The Raft index of the lock request: names this lock while it is queued and held. */
+  lockId: number
+}
+
 // ---- Queries (answered by the state machine without a log entry) ----------------------------
 
 export interface LookupQuery { op: 'lookup'; cred: Credentials; parent: Ino; name: string }
@@ -247,6 +272,8 @@ export interface MetaReplies {
   listxattr: ListxattrReply
   statfs: StatfsReply
   getBlocks: GetBlocksReply
+  lock: LockReply
+  unlock: EmptyReply
 }
 export type MetaOp = keyof MetaReplies
 export type ReplyOf<R extends { op: MetaOp }> = MetaReplies[R['op']]
@@ -266,6 +293,8 @@ export const MAX_GROUPS = 65536
 export const MAX_READDIR_LIMIT = 4096
 /** Longest session id. */
 export const MAX_SESSION_ID_BYTES = 128
+/** Longest block key: 16 hex + 's' + a seed of up to 10 digits. */
+const MAX_BLOCK_KEY_BYTES = 27
 
 const ino = s.uint()
 const id32 = s.uint(0xffffffff)
@@ -275,7 +304,7 @@ const name = s.str(LIMITS.maxPathBytes)
 const credentials = s.object({ uid: id32, gid: id32, groups: s.array(id32, MAX_GROUPS) })
 /** nsec up to UTIME_NOW; the state machine refuses other values >= 1e9 with EINVAL. */
 const timespec = s.object({ sec: s.int(), nsec: s.uint(UTIME_NOW) })
-const blockRef = s.object({ key: s.str(16, 16), len: s.uint(0xffffffff), used: s.uint(0xffffffff) })
+const blockRef = s.object({ key: s.str(MAX_BLOCK_KEY_BYTES, 16), len: s.uint(0xffffffff), used: s.uint(0xffffffff) })
 const sessionId = s.str(MAX_SESSION_ID_BYTES, 1)
 const xattrName = s.str(LIMITS.maxPathBytes)
 
@@ -315,6 +344,12 @@ const sessionUnion = s.union('op', [
 
 const callObject = s.object({ session: sessionId, seq: s.uint(), req: requestUnion })
 
+const lockMode = s.literal('shared', 'exclusive')
+const lockUnion = s.union('op', [
+  s.object({ op: s.literal('lock'), ino, mode: lockMode, wait: s.bool() }),
+  s.object({ op: s.literal('unlock'), ino }),
+])
+
 const queryUnion = s.union('op', [
   s.object({ op: s.literal('lookup'), cred: credentials, parent: ino, name }),
   s.object({ op: s.literal('getattr'), ino }),
@@ -335,6 +370,8 @@ export const metaRequestSchema: Schema<MetaRequest> = requestUnion
 export const sessionRequestSchema: Schema<SessionRequest> = sessionUnion
 export const metaCallSchema: Schema<MetaCall> = callObject
 export const metaQuerySchema: Schema<MetaQuery> = queryUnion
+export const lockModeSchema: Schema<LockMode> = lockMode
+export const lockCommandSchema: Schema<LockCommandRequest> = lockUnion
 
 // Compile-time proof that the schemas describe exactly the types above (both directions).
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false
@@ -342,3 +379,4 @@ true satisfies Same<Infer<typeof requestUnion>, MetaRequest>
 true satisfies Same<Infer<typeof sessionUnion>, SessionRequest>
 true satisfies Same<Infer<typeof callObject>, MetaCall>
 true satisfies Same<Infer<typeof queryUnion>, MetaQuery>
+true satisfies Same<Infer<typeof lockUnion>, LockCommandRequest>

@@ -1,7 +1,7 @@
 import { expect } from 'chai'
 import {
   encodeFrame, decodeFrame, checkFrameBytes, FrameTag, LIMITS, TesseraError, raftMessageSchema, protocolCatalogue,
-  encodeValue, type Frame,
+  encodeValue, decodeValue, joinBatch, encodeChunkFrame, checkFrame, type Frame,
 } from '../src/index.js'
 import { frameSamples, raftSamples } from './support/samples.js'
 import { prng } from './support/catalogue.js'
@@ -15,7 +15,32 @@ describe('protocol/codec', () => {
       expect(back).to.deep.equal(frame)
       tags.add(frame[0])
     }
-    expect([...tags].sort((a, b) => a - b)).to.deep.equal(Object.values(FrameTag).sort((a, b) => a - b))
+    const allButBatch = Object.values(FrameTag).filter((tag) => tag !== FrameTag.Batch)
+    expect([...tags].sort((a, b) => a - b)).to.deep.equal(allButBatch.sort((a, b) => a - b))
+  })
+
+  it('joins separately encoded frames into a batch that decodes to the same frames', () => {
+    for (const count of [2, 15, 16, 300]) {
+      const members = Array.from({ length: count }, (_, i) => frameSamples[i % frameSamples.length]!)
+      const encoded = members.map((f) => encodeFrame(f))
+      const batch = joinBatch(encoded, encoded.reduce((n, b) => n + b.byteLength, 0))
+      const value = decodeValue(batch) as unknown[]
+      expect(value[0]).to.equal(FrameTag.Batch)
+      expect(value.slice(1)).to.deep.equal(members)
+      // A batch is only ever the outer frame.
+      expect(checkFrame(value).ok).to.equal(false)
+    }
+  })
+
+  it('encodes stream chunks by hand exactly as msgpack would', () => {
+    for (const id of [1, 127, 128, 255, 256, 65535, 65536, 2 ** 32 - 1, 2 ** 32, Number.MAX_SAFE_INTEGER]) {
+      for (const size of [0, 1, 255, 256, 65535, 65536, 1 << 20]) {
+        const data = Buffer.alloc(size, id & 0xff)
+        const bytes = encodeChunkFrame(id, data)
+        expect(decodeFrame(bytes), `id ${id} size ${size}`).to.deep.equal([FrameTag.Chunk, id, data])
+        expect(bytes.byteLength).to.equal(encodeValue([FrameTag.Chunk, id, data]).byteLength)
+      }
+    }
   })
 
   it('round-trips every Raft message kind through the codec and its schema', () => {
@@ -72,7 +97,9 @@ describe('protocol/codec', () => {
       [], [99], ['x'], {}, 'frame', 5, null, [FrameTag.Cancel], [FrameTag.Cancel, 0], [FrameTag.Cancel, -1],
       [FrameTag.Cancel, 1.5], [FrameTag.Cancel, 1, 2], [FrameTag.Chunk, 1, 'text'], [FrameTag.Chunk, 1, Buffer.alloc(LIMITS.maxStreamChunkBytes + 1)],
       [FrameTag.Credit, 1, 0], [FrameTag.Credit, 1, 2 ** 40], [FrameTag.Notify, '', {}], [FrameTag.Notify, 'x'.repeat(65), {}],
-      [FrameTag.AuthProof, 'id', Buffer.alloc(32), 'proof'], [FrameTag.Response, 0, {}], [FrameTag.Request, 1, 'ping'],
+      [FrameTag.AuthProof, 'id', Buffer.alloc(32), 'proof'], [FrameTag.AuthProof, 'id', Buffer.alloc(8), Buffer.alloc(32)],
+      [FrameTag.AuthChallenge, Buffer.alloc(0), 'srv'], [FrameTag.AuthOk, Buffer.alloc(31)], [FrameTag.Response, 0, {}], [FrameTag.Request, 1, 'ping'],
+      [FrameTag.Batch, [FrameTag.Cancel, 1]],
     ]
     for (const value of bad) {
       const r = checkFrameBytes(encodeValue(value))

@@ -1,7 +1,7 @@
 import { expect } from 'chai'
 import { setTimeout as sleep } from 'node:timers/promises'
 import {
-  FrameTag, RpcClient, RpcServer, checkFrame, decodeValue, encodeFrame, type Frame,
+  FrameTag, RpcClient, RpcServer, checkFrame, decodeValue, encodeFrame, encodeValue, type Frame,
 } from '../src/index.js'
 import { startTestServer, testCatalogue, SECRET, prng, type TestCatalogue } from './support/catalogue.js'
 import { rawAuthenticated, type RawPeer } from './support/raw.js'
@@ -22,6 +22,14 @@ const methods = [...Object.keys(validBodies), 'nope', '']
 /** The next fuzz input: mostly request-shaped (right envelope, mutated id, method or body). */
 function nextFuzzFrame(rnd: () => number, lastId: number, encoded: Buffer[]): Buffer {
   if (rnd() >= 0.95) return mutate(rnd, encoded, frameSamples)
+  if (rnd() < 0.03) {
+    // A batch of request-shaped members (sometimes malformed itself).
+    const members = Array.from({ length: 1 + Math.floor(rnd() * 3) }, (_, k) =>
+      [FrameTag.Request, lastId + 1 + k, methods[Math.floor(rnd() * methods.length)]!, mutateValue(rnd, structuredClone(validBodies.echo), 0)])
+    const batch: unknown[] = [FrameTag.Batch, ...members]
+    if (rnd() < 0.3) batch.push(rnd() < 0.5 ? [FrameTag.Batch, members[0]] : mutateValue(rnd, 0, 4))
+    return encodeValue(batch)
+  }
   const method = methods[Math.floor(rnd() * methods.length)]!
   const body = rnd() < 0.7 ? mutateValue(rnd, structuredClone(validBodies[method] ?? {}), 0) : validBodies[method]
   const id = rnd() < 0.99 ? lastId + 1 : Math.floor(rnd() * (lastId + 2))
@@ -34,10 +42,15 @@ function nextFuzzFrame(rnd: () => number, lastId: number, encoded: Buffer[]): Bu
 function readId(bytes: Buffer): number {
   try {
     const v = decodeValue(bytes)
-    return Array.isArray(v) && typeof v[1] === 'number' && Number.isSafeInteger(v[1]) && v[1] > 0 ? v[1] : 0
+    if (Array.isArray(v) && v[0] === FrameTag.Batch) return Math.max(0, ...v.slice(1).map((m) => readIdOf(m)))
+    return readIdOf(v)
   } catch {
     return 0
   }
+}
+
+function readIdOf(v: unknown): number {
+  return Array.isArray(v) && typeof v[1] === 'number' && Number.isSafeInteger(v[1]) && v[1] > 0 ? v[1] : 0
 }
 
 /** What the server must do with a frame, judged locally with the same catalogue. */
@@ -51,7 +64,7 @@ function mustAnswerWithError(bytes: Buffer, lastId: number): number | undefined 
   const check = checkFrame(value)
   if (!check.ok) return check.requestId !== undefined && check.requestId > lastId ? check.requestId : undefined
   const frame = check.frame
-  if (frame[0] !== FrameTag.Request || frame[1] <= lastId) return undefined
+  if (frame[0] !== FrameTag.Request || frame[1] <= lastId) return undefined // batches land here: not judged
   const spec = Object.hasOwn(testCatalogue.methods, frame[2]) ? testCatalogue.methods[frame[2] as keyof TestCatalogue['methods']] : undefined
   if (spec === undefined) return frame[1]
   return spec.request.safeParse(frame[3]).ok ? undefined : frame[1]

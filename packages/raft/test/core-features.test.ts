@@ -402,6 +402,28 @@ describe('core: snapshots', () => {
     expect(c.core.status().conf.voters).to.deep.equal(['a', 'b', 'c'])
   })
 
+  it('entries kept behind the snapshot let a follower that lags a little catch up without it', () => {
+    const net = leaderOf3()
+    net.isolate('c')
+    for (let i = 0; i < 3; i++) net.propose('a', `k${i}`)
+    const a = net.node('a')
+    const snap = a.takeSnapshot(enc('state'), 10)
+    expect(a.core.status().firstIndex).to.be.at.most(snap.meta.index - 9)
+    net.recover()
+    net.delivered = []
+    net.tickAll(2)
+    expect(net.delivered.filter((m) => m.type === 'snapshot')).to.deep.equal([])
+    expect(net.node('c').appliedData()).to.deep.equal(['k0', 'k1', 'k2'])
+  })
+
+  it('refuses a snapshot beyond the applied index or with the wrong term', () => {
+    const net = leaderOf3()
+    const a = net.node('a').core
+    const st = a.status()
+    expect(() => a.compact({ meta: { index: st.applied + 1, term: 2, conf: st.conf }, data: new Uint8Array(0) })).to.throw(/applied/)
+    expect(() => a.compact({ meta: { index: st.applied, term: 9, conf: st.conf }, data: new Uint8Array(0) })).to.throw(/term/)
+  })
+
   it('a lost chunk is sent again on a heartbeat timeout', () => {
     const net = leaderOf3({ config: { snapshotChunkBytes: 8 } })
     net.isolate('c')

@@ -1,7 +1,8 @@
 /**
  * A file's block list, stored as one compact string (a JS array of objects would cost ~100 bytes
  * more per file). Each piece is `key` (16 hex) + `len` (hex) [+ '/' + `used` (hex) when a
- * truncate cut the block]; pieces are joined with ','. The first part of a piece, key + len,
+ * truncate cut the block]; pieces are joined with ','. A salted key (16 hex + 's' + seed, rare:
+ * only after a hash collision) is followed by '.' before `len`. The first part of a piece, key + len,
  * is the block id: the key of the reference-count table. A file of one whole block is stored
  * as exactly its block id, so the file and the table can share one string.
  *
@@ -10,14 +11,24 @@
  */
 import { TesseraError, type BlockId, type BlockRef } from '@tessera/protocol'
 
-const KEY_PATTERN = /^[0-9a-f]{16}$/
+const KEY_PATTERN = /^[0-9a-f]{16}(s[1-9][0-9]{0,9})?$/
 
 export function blockIdOf(key: string, len: number): string {
-  return [key, len.toString(16)].join('')
+  return key.length === 16 ? [key, len.toString(16)].join('') : [key, '.', len.toString(16)].join('')
+}
+
+/** Where the key of a block id (or piece) ends and its hex length begins. */
+function keyEnd(id: string): number {
+  return id.charCodeAt(16) === 0x73 /* 's' */ ? id.indexOf('.') : 16
+}
+
+function lenStart(id: string): number {
+  const end = keyEnd(id)
+  return end === 16 ? 16 : end + 1
 }
 
 export function parseBlockId(id: string): BlockId {
-  return { key: id.slice(0, 16), len: parseInt(id.slice(16), 16) }
+  return { key: id.slice(0, keyEnd(id)), len: parseInt(id.slice(lenStart(id)), 16) }
 }
 
 export function encodeBlocks(refs: readonly BlockRef[]): string {
@@ -27,7 +38,7 @@ export function encodeBlocks(refs: readonly BlockRef[]): string {
     const r = refs[i]!
     parts[i] = r.used === r.len
       ? blockIdOf(r.key, r.len)
-      : [r.key, r.len.toString(16), '/', r.used.toString(16)].join('')
+      : [blockIdOf(r.key, r.len), '/', r.used.toString(16)].join('')
   }
   return parts.join(',')
 }
@@ -36,12 +47,12 @@ export function decodeBlocks(data: string): BlockRef[] {
   if (data === '') return []
   return data.split(',').map((piece) => {
     const slash = piece.indexOf('/')
-    const key = piece.slice(0, 16)
+    const key = piece.slice(0, keyEnd(piece))
     if (slash < 0) {
-      const len = parseInt(piece.slice(16), 16)
+      const len = parseInt(piece.slice(lenStart(piece)), 16)
       return { key, len, used: len }
     }
-    return { key, len: parseInt(piece.slice(16, slash), 16), used: parseInt(piece.slice(slash + 1), 16) }
+    return { key, len: parseInt(piece.slice(lenStart(piece), slash), 16), used: parseInt(piece.slice(slash + 1), 16) }
   })
 }
 
@@ -64,7 +75,7 @@ export function usedBytes(refs: readonly BlockRef[]): number {
 /** Pieces are well formed: a 16-hex key, 1 <= used <= len <= maxBlockBytes (else EINVAL). */
 export function checkBlockRefs(refs: readonly BlockRef[], maxBlockBytes: number): void {
   for (const r of refs) {
-    if (!KEY_PATTERN.test(r.key)) throw new TesseraError('EINVAL', 'block key is not 16 lowercase hex digits')
+    if (!KEY_PATTERN.test(r.key)) throw new TesseraError('EINVAL', 'block key is not 16 lowercase hex digits (optionally followed by s<seed>)')
     if (!Number.isInteger(r.len) || r.len < 1 || r.len > maxBlockBytes) {
       throw new TesseraError('EINVAL', `block length must be in [1, ${maxBlockBytes}]`)
     }

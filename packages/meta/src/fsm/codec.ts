@@ -3,11 +3,11 @@
  * anything malformed is a TesseraError('PROTOCOL'), never a crash.
  */
 import {
-  MAX_BLOCKS_PER_FILE, MAX_SESSION_ID_BYTES, TesseraError, metaRequestSchema, sessionRequestSchema,
+  MAX_BLOCKS_PER_FILE, MAX_SESSION_ID_BYTES, TesseraError, lockCommandSchema, metaRequestSchema, sessionRequestSchema,
   timespecSchema, type BlockId, type Timespec,
 } from '@tessera/protocol'
 import { Packr } from 'msgpackr'
-import type { MetaCommand, SystemRequest, Proposal } from './command.js'
+import type { ClientRequest, MetaCommand, SystemRequest, Proposal } from './command.js'
 import { utf8Length } from './names.js'
 import { isValidNsec } from './options.js'
 
@@ -75,5 +75,11 @@ export function decodeCommand(bytes: Uint8Array, index: number): MetaCommand {
   const { session, seq } = raw
   if (typeof session !== 'string' || session.length === 0 || utf8Length(session) > MAX_SESSION_ID_BYTES) fail('bad session id')
   if (typeof seq !== 'number' || !Number.isSafeInteger(seq) || seq < 0) fail('bad seq')
-  return { kind: 'client', index, time, session, seq, req: metaRequestSchema.parse(raw.req, 'command.req') }
+  return { kind: 'client', index, time, session, seq, req: parseClientRequest(raw.req) }
+}
+
+function parseClientRequest(value: unknown): ClientRequest {
+  const op = asRecord(value, 'req').op
+  if (op === 'lock' || op === 'unlock') return lockCommandSchema.parse(value, 'command.req')
+  return metaRequestSchema.parse(value, 'command.req')
 }

@@ -4,7 +4,9 @@
  * is the Raft index of the entry, known once it is committed, supplied by the driver when it
  * applies and not encoded in the entry.
  */
-import type { BlockId, EmptyReply, MetaReplies, MetaRequest, SessionRequest, Timespec } from '@tessera/protocol'
+import type {
+  BlockId, EmptyReply, LockCommandRequest, MetaReplies, MetaRequest, SessionRequest, Timespec,
+} from '@tessera/protocol'
 
 /** Expire sessions idle longer than the session timeout, as of the command's time. */
 export interface ExpireSessionsRequest { op: 'expireSessions' }
@@ -20,8 +22,11 @@ export interface SystemReplies {
   forgetBlocks: { forgotten: number }
 }
 
+/** What a client's sequenced command carries: a namespace change or a lock request. */
+export type ClientRequest = MetaRequest | LockCommandRequest
+
 /** A client request; applied at most once per (session, seq). */
-export interface ClientCommand<R extends MetaRequest = MetaRequest> {
+export interface ClientCommand<R extends ClientRequest = ClientRequest> {
   kind: 'client'
   index: number
   time: Timespec
@@ -42,5 +47,5 @@ export type MetaCommand = ClientCommand | SystemCommand
 /** A command as the leader proposes it (the entry's payload). */
 export type Proposal = Omit<ClientCommand, 'index'> | Omit<SystemCommand, 'index'>
 
-export type ClientReplyOf<R extends MetaRequest> = MetaReplies[R['op']]
+export type ClientReplyOf<R extends ClientRequest> = MetaReplies[R['op']]
 export type SystemReplyOf<R extends SystemRequest> = SystemReplies[R['op']]

@@ -1,8 +1,9 @@
-export { Namespace, type UnreferencedBlock } from './namespace.js'
+export { Namespace, type UnreferencedBlock, type LockGrantListener } from './namespace.js'
+export type { LockGrant, LockState, LockHolder, LockEntry } from './locks.js'
 export { SnapshotWriter, SnapshotReader, SNAPSHOT_VERSION } from './snapshot.js'
 export { encodeCommand, decodeCommand } from './codec.js'
 export { DEFAULT_OPTIONS, type NamespaceOptions } from './options.js'
 export type {
   ClientCommand, SystemCommand, MetaCommand, Proposal, SystemRequest, SystemReplies,
-  ExpireSessionsRequest, ForgetBlocksRequest, ClientReplyOf, SystemReplyOf,
+  ExpireSessionsRequest, ForgetBlocksRequest, ClientReplyOf, SystemReplyOf, ClientRequest,
 } from './command.js'

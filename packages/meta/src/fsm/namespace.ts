@@ -19,14 +19,15 @@
  * openSession on an open session refreshes it (a client's keep-alive).
  */
 import {
-  ROOT_INO, FileMode, TesseraError, type MetaQuery, type MetaRequest, type MetaResult,
+  ROOT_INO, FileMode, TesseraError, type MetaQuery, type MetaResult, type LockCommandRequest,
   type ReplyOf, type Timespec, type WireError, type CommitFileReply, type BlockId,
 } from '@tessera/protocol'
 import { parseBlockId } from './block-list.js'
 import type {
-  ClientCommand, ClientReplyOf, MetaCommand, SystemCommand, SystemReplyOf, SystemRequest,
+  ClientCommand, ClientReplyOf, ClientRequest, MetaCommand, SystemCommand, SystemReplyOf, SystemRequest,
 } from './command.js'
 import { Inode } from './inode.js'
+import { acquireLock, lockState, releaseLock, releaseSessions, type LockGrant, type LockState } from './locks.js'
 import { create, link, mkdir, mknod, rmdir, symlink, unlink } from './ops-entries.js'
 import { commitFile, getBlocks } from './ops-data.js'
 import { rename } from './ops-rename.js'
@@ -59,9 +60,13 @@ function timeMs(t: Timespec): number {
   return t.sec * 1000 + Math.floor(t.nsec / 1e6)
 }
 
+/** Told, during apply, of queued locks that became held (for servers holding lock calls open). */
+export type LockGrantListener = (grants: readonly LockGrant[]) => void
+
 export class Namespace {
   private tables: Tables
   private opts: Readonly<NamespaceOptions>
+  private grantListener: LockGrantListener | undefined
 
   /** A freshly formatted namespace: the root directory, owned by root, mode 0755. */
   constructor(options: Partial<NamespaceOptions> = {}, formattedAt: Timespec = EPOCH) {
@@ -96,7 +101,7 @@ export class Namespace {
    * the same results and state on every member. Commands must come in increasing index order
    * (a driver bug otherwise: thrown).
    */
-  apply<R extends MetaRequest>(cmd: ClientCommand<R>): MetaResult<ClientReplyOf<R>>
+  apply<R extends ClientRequest>(cmd: ClientCommand<R>): MetaResult<ClientReplyOf<R>>
   apply<R extends SystemRequest>(cmd: SystemCommand<R>): MetaResult<SystemReplyOf<R>>
   apply(cmd: MetaCommand): MetaResult<unknown>
   apply(cmd: MetaCommand): MetaResult<unknown> {
@@ -137,6 +142,21 @@ export class Namespace {
     return out
   }
 
+  /** Sets the one listener for lock grants (an output of apply; never changes the state). */
+  onLockGrants(listener: LockGrantListener | undefined): void {
+    this.grantListener = listener
+  }
+
+  /** Where lock `lockId` on `ino` stands in the applied state. */
+  lockState(ino: number, lockId: number): LockState {
+    return lockState(this.tables.locks, ino, lockId)
+  }
+
+  /** Inodes with locks held or queued (for status and tests). */
+  get lockedInodes(): number {
+    return this.tables.locks.size
+  }
+
   /** Whether a session is open (for the server and tests). */
   hasSession(id: string): boolean {
     return this.tables.sessions.has(id)
@@ -152,7 +172,9 @@ export class Namespace {
     if (cmd.seq <= session.lastSeq) {
       return { ok: false, error: { code: 'ECANCELED', message: `stale request: seq ${cmd.seq} <= ${session.lastSeq}` } }
     }
-    const result = this.run(cmd, (tx) => this.execute(cmd, tx))
+    const result = cmd.req.op === 'lock' || cmd.req.op === 'unlock'
+      ? this.runLock(cmd as ClientCommand<LockCommandRequest>)
+      : this.run(cmd, (tx) => this.execute(cmd, tx))
     sessions.set(cmd.session, { lastSeq: cmd.seq, lastReply: result as MetaResult, lastActiveMs: timeMs(cmd.time) })
     return result
   }
@@ -171,8 +193,28 @@ export class Namespace {
     return { ok: true, value }
   }
 
+  /** Lock requests change only the lock table; their checks throw before anything changes. */
+  private runLock(cmd: ClientCommand<LockCommandRequest>): MetaResult<unknown> {
+    const req = cmd.req
+    try {
+      if (req.op === 'unlock') {
+        this.announce(releaseLock(this.tables.locks, cmd.session, req.ino))
+        return { ok: true, value: {} }
+      }
+      if (this.tables.inodes.get(req.ino) === undefined) throw new TesseraError('ENOENT', `no inode ${req.ino}`)
+      return { ok: true, value: acquireLock(this.tables.locks, cmd.session, cmd.index, req) }
+    } catch (err) {
+      return { ok: false, error: toWire(err) }
+    }
+  }
+
+  private announce(grants: readonly LockGrant[]): void {
+    if (grants.length > 0) this.grantListener?.(grants)
+  }
+
   private execute(cmd: ClientCommand, tx: Tx): unknown {
     const req = cmd.req
+    if (req.op === 'lock' || req.op === 'unlock') throw new Error('lock requests do not run in a Tx')
     const ctx: OpContext = { tx, cred: req.cred, time: cmd.time, newIno: cmd.index + 1, options: this.opts }
     switch (req.op) {
       case 'setattr': return setattr(ctx, req)
@@ -205,6 +247,7 @@ export class Namespace {
       }
       case 'closeSession':
         sessions.delete(req.session)
+        this.announce(releaseSessions(this.tables.locks, new Set([req.session])))
         return { ok: true, value: {} }
       case 'expireSessions': {
         const expired: string[] = []
@@ -212,6 +255,7 @@ export class Namespace {
           if (now - s.lastActiveMs > this.opts.sessionTimeoutMs) expired.push(id)
         }
         for (const id of expired) sessions.delete(id)
+        this.announce(releaseSessions(this.tables.locks, new Set(expired)))
         return { ok: true, value: { expired: expired.length } }
       }
       case 'forgetBlocks': {

@@ -10,19 +10,23 @@
  *                ctimeSec, ctimeNsec, data, xattrs | null], ...]]
  *   ['entries', [[parent, name, ino], ...]]
  *   ['unreferenced', [[blockId, sinceMs], ...]]
- *   ['end', {sessions, inodes, entries, unreferenced}]   (record counts, checked on restore)
+ *   ['locks', [[ino, [[session, id, mode], ...holders], [[session, id, mode], ...waiters]], ...]]
+ *   ['end', {sessions, inodes, entries, unreferenced, locks}]   (record counts, checked on restore)
+ * Version 1 (before locks) has no locks section and no locks count; it restores with no locks.
  * Sections come in this order; records in key order. Reference counts and counters are not
  * stored: restore derives them from the files' block lists.
  */
-import { FileMode, TesseraError, type MetaResult } from '@tessera/protocol'
-import { blockIdsOf, checkBlockRefs, decodeBlocks, usedBytes } from './block-list.js'
+import { FileMode, TesseraError, type LockMode, type MetaResult } from '@tessera/protocol'
+import { blockIdsOf, parseBlockId, checkBlockRefs, decodeBlocks, usedBytes } from './block-list.js'
 import { pack, unpack } from './codec.js'
 import { Inode, type XattrList } from './inode.js'
+import { validLockEntry, type LockEntry, type LockHolder } from './locks.js'
 import type { NamespaceOptions } from './options.js'
 import { dentryKey, emptyTables, splitDentryKey, type Session, type Tables } from './tables.js'
 
-export const SNAPSHOT_VERSION = 1
-const SECTIONS = ['header', 'sessions', 'inodes', 'entries', 'unreferenced', 'end'] as const
+export const SNAPSHOT_VERSION = 2
+const SECTIONS = ['header', 'sessions', 'inodes', 'entries', 'unreferenced', 'locks', 'end'] as const
+const COUNTED = ['sessions', 'inodes', 'entries', 'unreferenced', 'locks'] as const
 type Section = (typeof SECTIONS)[number]
 
 /** A chunk holds about this many bytes (estimated before encoding) or this many records. */
@@ -52,7 +56,7 @@ export class SnapshotWriter implements IterableIterator<Uint8Array> {
 
 function* writeChunks(view: Tables, options: Readonly<NamespaceOptions>): Generator<Uint8Array, void, undefined> {
   yield pack(['header', { version: SNAPSHOT_VERSION, appliedIndex: view.appliedIndex, options: { ...options } }])
-  const counts = { sessions: 0, inodes: 0, entries: 0, unreferenced: 0 }
+  const counts = { sessions: 0, inodes: 0, entries: 0, unreferenced: 0, locks: 0 }
   counts.sessions = yield* section('sessions', view.sessions.entries(), ([id, s]) => {
     const record = [id, s.lastSeq, s.lastActiveMs, s.lastReply ?? null]
     return [record, pack(record).byteLength]
@@ -71,6 +75,10 @@ function* writeChunks(view: Tables, options: Readonly<NamespaceOptions>): Genera
     return [[parent, name, ino], 16 + name.length * 3]
   })
   counts.unreferenced = yield* section('unreferenced', view.unreferenced.entries(), ([id, since]) => [[id, since], 40])
+  counts.locks = yield* section('locks', view.locks.entries(), ([ino, entry]) => {
+    const encode = (l: LockHolder) => [l.session, l.id, l.mode]
+    return [[ino, entry.holders.map(encode), entry.waiters.map(encode)], 64 * (entry.holders.length + entry.waiters.length)]
+  })
   yield pack(['end', counts])
 }
 
@@ -112,7 +120,8 @@ export class SnapshotReader {
   private readonly tables = emptyTables()
   private options: NamespaceOptions | undefined
   private stage = -1
-  private readonly counts = { sessions: 0, inodes: 0, entries: 0, unreferenced: 0 }
+  private version = SNAPSHOT_VERSION
+  private readonly counts = { sessions: 0, inodes: 0, entries: 0, unreferenced: 0, locks: 0 }
   private ended = false
 
   push(chunk: Uint8Array): void {
@@ -136,7 +145,8 @@ export class SnapshotReader {
 
   private readHeader(payload: unknown): void {
     const h = payload as { version?: unknown; appliedIndex?: unknown; options?: Record<string, unknown> } | null
-    if (typeof h !== 'object' || h === null || h.version !== SNAPSHOT_VERSION) corrupt('unsupported version')
+    if (typeof h !== 'object' || h === null || (h.version !== SNAPSHOT_VERSION && h.version !== 1)) corrupt('unsupported version')
+    this.version = h.version
     if (!isUint(h.appliedIndex)) corrupt('bad applied index')
     const o = h.options
     if (typeof o !== 'object' || o === null) corrupt('no options')
@@ -151,7 +161,8 @@ export class SnapshotReader {
   private readEnd(payload: unknown): void {
     const c = payload as Record<string, unknown> | null
     if (typeof c !== 'object' || c === null) corrupt('bad end')
-    for (const key of ['sessions', 'inodes', 'entries', 'unreferenced'] as const) {
+    for (const key of COUNTED) {
+      if (key === 'locks' && this.version === 1 && c[key] === undefined && this.counts.locks === 0) continue
       if (c[key] !== this.counts[key]) corrupt(`${key}: ${this.counts[key]} records, end says ${String(c[key])}`)
     }
     this.ended = true
@@ -193,6 +204,15 @@ export class SnapshotReader {
         this.counts.unreferenced++
         return
       }
+      case 'locks': {
+        const [ino, holders, waiters] = record as unknown[]
+        if (!isUint(ino) || ino < 1 || t.locks.has(ino)) corrupt('bad lock entry')
+        const entry: LockEntry = { holders: readLocks(holders, t.sessions), waiters: readLocks(waiters, t.sessions) }
+        if (!validLockEntry(entry)) corrupt(`inconsistent locks on inode ${ino}`)
+        t.locks.set(ino, entry)
+        this.counts.locks++
+        return
+      }
       default:
         corrupt(`unexpected records in ${section}`)
     }
@@ -225,10 +245,21 @@ export class SnapshotReader {
       if (t.unreferenced.has(id)) corrupt('a referenced block is listed as unreferenced')
       t.refs.set(id, count)
       c.blocks++
-      c.blockBytes += parseInt(id.slice(16), 16)
+      c.blockBytes += parseBlockId(id).len
     }
     return { tables: t, options: this.options }
   }
+}
+
+function readLocks(value: unknown, sessions: Tables['sessions']): LockHolder[] {
+  if (!Array.isArray(value)) corrupt('bad lock list')
+  return value.map((item: unknown) => {
+    if (!Array.isArray(item) || item.length !== 3) corrupt('bad lock')
+    const [session, id, mode] = item as unknown[]
+    if (typeof session !== 'string' || !sessions.has(session)) corrupt('a lock of an unknown session')
+    if (!isUint(id) || id < 1 || (mode !== 'shared' && mode !== 'exclusive')) corrupt('bad lock')
+    return { session, id, mode: mode as LockMode }
+  })
 }
 
 function checkReply(reply: unknown): MetaResult {

@@ -10,10 +10,12 @@
  * - unreferenced: block id -> when (ms, command time) it lost its last reference; a block
  *   referenced again leaves this table. GC reads it and forgets blocks it has deleted.
  * - sessions: client session id -> Session
+ * - locks: inode number -> LockEntry (advisory locks: holders and FIFO waiters; see locks.ts)
  */
 import type { MetaResult } from '@tessera/protocol'
 import { numberTree, stringTree, type BTree } from './btree.js'
 import type { Inode } from './inode.js'
+import type { LockEntry } from './locks.js'
 
 export interface Session {
   readonly lastSeq: number
@@ -46,6 +48,7 @@ export interface Tables {
   refs: BTree<string, number>
   unreferenced: BTree<string, number>
   sessions: BTree<string, Session>
+  locks: BTree<number, LockEntry>
   counters: Counters
   /** Raft index of the last command applied (0: none since format). */
   appliedIndex: number
@@ -58,6 +61,7 @@ export function emptyTables(): Tables {
     refs: stringTree(),
     unreferenced: stringTree(),
     sessions: stringTree(),
+    locks: numberTree(),
     counters: zeroCounters(),
     appliedIndex: 0,
   }
@@ -71,6 +75,7 @@ export function cloneTables(t: Tables): Tables {
     refs: t.refs.clone(),
     unreferenced: t.unreferenced.clone(),
     sessions: t.sessions.clone(),
+    locks: t.locks.clone(),
     counters: { ...t.counters },
     appliedIndex: t.appliedIndex,
   }

@@ -7,7 +7,7 @@
  * reference counts follow from comparing each changed inode before and after.
  */
 import { TesseraError, type Timespec } from '@tessera/protocol'
-import { blockIdsOf } from './block-list.js'
+import { blockIdsOf, parseBlockId } from './block-list.js'
 import type { Inode } from './inode.js'
 import { dentryKey, dirPrefix, type Counters, type Tables } from './tables.js'
 
@@ -121,7 +121,7 @@ export class Tx {
       const before = t.refs.get(id) ?? 0
       const after = before + delta
       if (after < 0) throw new Error(`block ${id}: reference count would go negative`)
-      const len = parseInt(id.slice(16), 16)
+      const len = parseBlockId(id).len
       if (after === 0) {
         t.refs.delete(id)
         t.unreferenced.set(id, nowMs)

@@ -9,7 +9,7 @@
  */
 import { randomUUID } from 'node:crypto'
 import {
-  TesseraError, type Handlers, type MemberStatus, type MetaCatalogue, type MetaResult, type MetaStatus,
+  MAX_LOCK_HOLD_MS, TesseraError, type ExecReply, type LockReply, type QueryReply, type Handlers, type MemberStatus, type MetaCatalogue, type MetaResult, type MetaStatus,
   type ProtocolCatalogue, type Timespec,
 } from '@tessera/protocol'
 import type { RaftNode } from '@tessera/raft'
@@ -34,6 +34,9 @@ export interface HandlerDeps {
   /** How long transferLeader waits for leadership to move. */
   transferWaitMs: number
 }
+
+/** How long a queued meta.lock call is held open when the caller does not say. */
+const DEFAULT_LOCK_HOLD_MS = 3000
 
 export function wallClock(): Timespec {
   const ms = Date.now()
@@ -135,15 +138,38 @@ export function metaHandlers(deps: HandlerDeps): Handlers<ServedCatalogue> {
 
     'meta.exec': async ({ session, seq, req }) => {
       const reply = await proposeCommand(deps, { kind: 'client', time: deps.now(), session, seq, req })
-      return { op: req.op, reply } as never
+      return { op: req.op, reply } as ExecReply
     },
 
     'meta.query': async ({ query, stale }) => {
-      if (stale !== true) await deps.node().readBarrier()
-      else deps.node()
+      const node = deps.node()
+      if (stale !== true) await node.readBarrier()
       const result = ns().read(query)
       if (!result.ok) throw TesseraError.fromWire(result.error)
-      return { op: query.op, reply: result.value } as never
+      return { op: query.op, reply: result.value } as QueryReply
+    },
+
+    'meta.lock': async ({ session, seq, ino, mode, wait, holdMs }) => {
+      const reply = (await proposeCommand(deps, {
+        kind: 'client', time: deps.now(), session, seq, req: { op: 'lock', ino, mode, wait },
+      })) as LockReply
+      if (reply.granted) return reply
+      // Queued (or a repeat of a queued request): hold the call until the grant is applied here.
+      const deadline = Date.now() + Math.min(holdMs ?? DEFAULT_LOCK_HOLD_MS, MAX_LOCK_HOLD_MS)
+      for (;;) {
+        deps.node() // UNAVAILABLE once this member stops: the client asks the next one
+        const state = ns().lockState(ino, reply.lockId)
+        if (state === 'held') return { granted: true, lockId: reply.lockId }
+        if (state === 'none') throw new TesseraError('ENOLCK', `lock ${reply.lockId} on inode ${ino} is no longer queued (its session ended?)`)
+        const left = deadline - Date.now()
+        if (left <= 0) return reply
+        await deps.stateMachine.lockWaiters.wait(reply.lockId, left)
+      }
+    },
+
+    'meta.unlock': async ({ session, seq, ino }) => {
+      await proposeCommand(deps, { kind: 'client', time: deps.now(), session, seq, req: { op: 'unlock', ino } })
+      return {}
     },
 
     'meta.status': () => statusOf(deps),

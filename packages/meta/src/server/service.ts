@@ -18,6 +18,7 @@ import {
 import { NodeDisk, RaftNode, RaftStorage, RpcRaftTransport, registerRaftStep, type RaftNodeOptions } from '@tessera/raft'
 import type { NamespaceOptions } from '../fsm/index.js'
 import { createAdminServer, type Health } from './admin-http.js'
+import { DataDirLock } from './data-lock.js'
 import { metaHandlers, proposeCommand, wallClock, type HandlerDeps, type ServedCatalogue } from './handlers.js'
 import { MetricsRegistry } from './metrics.js'
 import { NamespaceStateMachine } from './state-machine.js'
@@ -59,8 +60,10 @@ export class MetaService {
   readonly stateMachine: NamespaceStateMachine
   private readonly logger: Logger
   private node: RaftNode | undefined
+  private lock: DataDirLock | undefined
   private expireTimer: NodeJS.Timeout | undefined
   private stopped = false
+  private failed = false
 
   private constructor(
     private readonly options: MetaServiceOptions,
@@ -113,13 +116,19 @@ export class MetaService {
       server: http,
     })
     const host = options.host ?? '127.0.0.1'
-    await new Promise<void>((resolve, reject) => {
-      http.once('error', reject)
-      http.listen(options.port ?? 0, host, () => {
-        http.off('error', reject)
-        resolve()
+    try {
+      await new Promise<void>((resolve, reject) => {
+        http.once('error', reject)
+        http.listen(options.port ?? 0, host, () => {
+          http.off('error', reject)
+          resolve()
+        })
       })
-    })
+    } catch (err) {
+      await rpc.close()
+      const busy = (err as NodeJS.ErrnoException).code === 'EADDRINUSE'
+      throw new TesseraError(busy ? 'EBUSY' : 'EIO', `cannot listen on ${formatAddress(host, options.port ?? 0)}: ${(err as Error).message}`)
+    }
     const bound = http.address() as AddressInfo
     const address = options.advertise ?? formatAddress(host, bound.port)
     deps.address = address
@@ -133,7 +142,14 @@ export class MetaService {
     if (this.node !== undefined || this.stopped) throw new Error('MetaService.start: already started or stopped')
     const peers = { ...start.peers }
     if (!start.join && peers[this.id] === undefined) peers[this.id] = this.address
-    const storage = await RaftStorage.open(new NodeDisk(join(this.options.dataDir, 'raft')), { logger: this.logger })
+    const lock = await DataDirLock.acquire(this.options.dataDir)
+    let storage: RaftStorage
+    try {
+      storage = await RaftStorage.open(new NodeDisk(join(this.options.dataDir, 'raft')), { logger: this.logger })
+    } catch (err) {
+      await lock.release()
+      throw err
+    }
     const transport = new RpcRaftTransport({ id: this.id, secret: this.options.secret, logger: this.logger })
     try {
       this.node = await RaftNode.start({
@@ -149,9 +165,14 @@ export class MetaService {
     } catch (err) {
       await transport.close()
       await storage.close()
+      await lock.release()
       throw err
     }
-    this.node.onFatal((err: Error) => this.logger.error({ err }, 'meta: raft node failed; this member no longer serves'))
+    this.lock = lock
+    this.node.onFatal((err: Error) => {
+      this.failed = true
+      this.logger.error({ err }, 'meta: raft node failed; this member no longer serves')
+    })
     const interval = this.options.expireIntervalMs ?? 30_000
     this.expireTimer = setInterval(() => this.expireSessions(), interval)
     this.expireTimer.unref()
@@ -163,12 +184,14 @@ export class MetaService {
     return this.node
   }
 
-  /** Stops serving, then stops the node (in-flight proposals fail UNAVAILABLE; clients retry). */
+  /** Stops the node (in-flight proposals fail UNAVAILABLE, so clients retry elsewhere), then the server. */
   async stop(): Promise<void> {
     if (this.stopped) return
     this.stopped = true
     if (this.expireTimer !== undefined) clearInterval(this.expireTimer)
+    this.stateMachine.lockWaiters.wakeAll()
     await this.node?.stop()
+    await this.lock?.release()
     await this.rpc.close()
     this.http.closeAllConnections()
     await new Promise<void>((resolve) => this.http.close(() => resolve()))
@@ -177,7 +200,9 @@ export class MetaService {
 
   health(): Health {
     const node = this.node
-    if (node === undefined || this.stopped) return { healthy: false, body: { id: this.id, status: this.stopped ? 'stopped' : 'starting' } }
+    if (node === undefined || this.stopped || this.failed) {
+      return { healthy: false, body: { id: this.id, status: this.failed ? 'failed' : this.stopped ? 'stopped' : 'starting' } }
+    }
     const status = node.status()
     const body = { id: this.id, role: status.role, term: status.term, leader: status.leader, commit: status.commit, applied: node.appliedIndex() }
     return { healthy: status.leader !== '', body: { status: status.leader !== '' ? 'ok' : 'no leader', ...body } }

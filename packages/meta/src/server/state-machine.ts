@@ -11,6 +11,7 @@ import { setImmediate as yieldToLoop } from 'node:timers/promises'
 import { TesseraError, type Entry, type Logger, type MetaResult } from '@tessera/protocol'
 import type { RaftStateMachine } from '@tessera/raft'
 import { Namespace, decodeCommand, type MetaCommand, type NamespaceOptions } from '../fsm/index.js'
+import { LockWaiters } from './lock-waiters.js'
 
 /** Chunks serialized per turn of the event loop (each is ~256 KiB at most). */
 const CHUNKS_PER_TURN = 4
@@ -23,6 +24,8 @@ export interface ApplyObserver {
 export class NamespaceStateMachine implements RaftStateMachine {
   private ns: Namespace
   private openSessions = 0
+  /** Lock calls held open on this member, woken by the applies that grant their locks. */
+  readonly lockWaiters = new LockWaiters()
 
   constructor(
     options: Partial<NamespaceOptions>,
@@ -30,6 +33,7 @@ export class NamespaceStateMachine implements RaftStateMachine {
     private readonly observeApply: ApplyObserver = () => undefined,
   ) {
     this.ns = new Namespace(options)
+    this.ns.onLockGrants((grants) => this.lockWaiters.notify(grants))
   }
 
   /** The namespace as applied so far (read it; never apply to it directly). */
@@ -75,7 +79,10 @@ export class NamespaceStateMachine implements RaftStateMachine {
 
   restore(data: Uint8Array): void {
     const { sessions, chunks } = splitSnapshot(data)
+    this.ns.onLockGrants(undefined)
     this.ns = Namespace.restore(chunks)
+    this.ns.onLockGrants((grants) => this.lockWaiters.notify(grants))
+    this.lockWaiters.wakeAll()
     this.openSessions = sessions
     this.logger.info({ applied: this.ns.appliedIndex, sessions }, 'meta: namespace restored from a snapshot')
   }

@@ -223,7 +223,13 @@ class ServerConnection<C extends Catalogue> extends Connection<C> implements Pee
     }
     this.inflight.delete(id)
     this.closeStreams(id, undefined)
-    this.send([FrameTag.Response, id, value])
+    // Responses are not validated here: the caller validates what it receives.
+    try {
+      this.send([FrameTag.Response, id, value])
+    } catch (err) {
+      this.options.logger.error({ err, id }, 'handler returned a response that cannot be encoded')
+      this.send([FrameTag.Error, id, asTesseraError(err).toWire()])
+    }
   }
 
   private finishWithError(id: number, call: InflightCall<C>, err: unknown, method: string): void {
@@ -232,7 +238,11 @@ class ServerConnection<C extends Catalogue> extends Connection<C> implements Pee
     const error = asTesseraError(err)
     if (!(err instanceof TesseraError)) this.options.logger.warn({ err, method }, 'handler threw a non-Tessera error')
     this.closeStreams(id, error)
-    this.send([FrameTag.Error, id, error.toWire()])
+    try {
+      this.send([FrameTag.Error, id, error.toWire()])
+    } catch {
+      this.send([FrameTag.Error, id, { code: 'EIO', message: 'unencodable error' }])
+    }
   }
 
   private answerError(id: number, error: TesseraError): void {

@@ -17,6 +17,8 @@ import { FrameTag, type Frame } from '../frames.js'
 /** What a stream needs from its connection. */
 export interface StreamLink {
   send(frame: Frame): void
+  /** Sends [Chunk, id, data]; the data is copied before this returns. */
+  sendChunk(id: number, data: Uint8Array): void
   /** True when the socket's queue is under the high-water mark. */
   writable(): boolean
   /** Resolves when writable; rejects when the connection closes. */
@@ -117,7 +119,7 @@ export class StreamWriter {
       while (!this.link.writable()) await this.link.whenWritable()
       this.throwIfFailed()
       this.credit -= piece.byteLength
-      this.link.send([FrameTag.Chunk, this.id, piece])
+      this.link.sendChunk(this.id, piece)
     }
   }
 }

@@ -13,6 +13,8 @@ export const testCatalogue = mergeCatalogues(protocolCatalogue, {
     },
     sleep: { request: s.object({ ms: s.uint(60_000) }), response: s.object({ slept: s.uint() }) },
     fail: { request: s.object({ code: s.str(32), message: s.str(1000) }), response: s.object({}) },
+    /** A buggy handler: answers something msgpack cannot carry, or that breaks the response schema. */
+    misbehave: { request: s.object({ how: s.literal('unencodable', 'invalid') }), response: s.object({ ok: s.bool() }) },
     'blob.put': {
       request: s.object({ name: s.str(255), readDelayMs: s.optional(s.uint(1000)) }),
       response: s.object({ bytes: s.uint(), checksum: s.uint() }),
@@ -32,10 +34,10 @@ export type TestCatalogue = typeof testCatalogue
 export const SECRET = Buffer.alloc(32, 7)
 export const OTHER_SECRET = Buffer.alloc(32, 9)
 
-/** A checksum both ends can compute cheaply: sum of (byte * position) mod 2^32. */
+/** A position-sensitive checksum over every byte (Fletcher-like), so reordered or reused buffers show. */
 export function checksum(state: { sum: number; pos: number }, chunk: Uint8Array): void {
   let { sum, pos } = state
-  for (let i = 0; i < chunk.length; i += 4096) sum = (sum + chunk[i]! * (pos + i)) % 4294967296
+  for (let i = 0; i < chunk.length; i++) sum = (sum * 31 + chunk[i]! + ((pos + i) & 0xff)) % 4294967291
   state.sum = sum
   state.pos = pos + chunk.length
 }
@@ -68,6 +70,7 @@ export function testHandlers(probe: ServerProbe): Handlers<TestCatalogue> {
     fail: ({ code, message }) => {
       throw new TesseraError(isErrorCode(code) ? code : 'EIO', message)
     },
+    misbehave: ({ how }) => (how === 'unencodable' ? { ok: 2n ** 80n } : { ok: 'yes' }) as unknown as { ok: boolean },
     'blob.put': async ({ readDelayMs }, { requestStream }) => {
       return readSlowly(requestStream, readDelayMs ?? 0, probe)
     },

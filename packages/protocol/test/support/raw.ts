@@ -1,7 +1,7 @@
 /** A hand-driven ws peer for tests that must send frames a well-behaved RpcClient never would. */
 import { WebSocket } from 'ws'
 import {
-  FrameTag, encodeFrame, decodeFrame, createNonce, clientProof, type Frame,
+  FrameTag, encodeFrame, decodeValue, checkFrame, createNonce, clientProof, type Frame,
 } from '../../src/index.js'
 
 export interface RawPeer {
@@ -32,7 +32,13 @@ export async function rawConnect(url: string, options: { autoPong?: boolean } = 
   ws.on('error', () => undefined)
   ws.on('message', (data) => {
     try {
-      frames.push(decodeFrame(data as Buffer))
+      const value = decodeValue(data as Buffer)
+      const members = Array.isArray(value) && value[0] === FrameTag.Batch ? value.slice(1) : [value]
+      for (const member of members) {
+        const check = checkFrame(member)
+        if (check.ok) frames.push(check.frame)
+        else undecodable.push(check.error)
+      }
     } catch (err) {
       undecodable.push(err)
     }

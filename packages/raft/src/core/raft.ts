@@ -284,12 +284,19 @@ export class RaftCore {
 
   /**
    * The application took `snapshot` of its state at an applied index (and persisted it):
-   * drop the log it covers and keep it for followers that lag behind it.
+   * keep it for followers that lag behind the log, and drop the entries it covers except the
+   * last `keepEntries` (etcd's SnapshotCatchUpEntries: a follower slightly behind catches up
+   * from the log instead of needing a snapshot that may be stale by the time it arrives).
    */
-  compact(snapshot: Snapshot): void {
-    if (snapshot.meta.index <= this.log.snapshotIndex()) return
-    this.log.compact(snapshot.meta.index, snapshot.meta.term)
-    this.snapshot = snapshot
+  compact(snapshot: Snapshot, keepEntries = 0): void {
+    const { index, term } = snapshot.meta
+    if (index > this.log.applied) throw new Error(`raft: snapshot at ${index} beyond applied ${this.log.applied}`)
+    const ourTerm = this.log.term(index)
+    if (ourTerm !== undefined && ourTerm !== term) throw new Error(`raft: snapshot term ${term} at ${index} does not match log term ${ourTerm}`)
+    if (this.snapshot === undefined || index > this.snapshot.meta.index) this.snapshot = snapshot
+    const to = index - Math.max(0, Math.floor(keepEntries))
+    const toTerm = this.log.term(to)
+    if (to > this.log.snapshotIndex() && toTerm !== undefined) this.log.compact(to, toTerm)
   }
 
   // ---------------------------------------------------------------- Ready

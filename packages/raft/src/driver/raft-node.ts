@@ -12,6 +12,7 @@ import {
   silentLogger,
   type ConfChange,
   type Entry,
+  type HardState,
   type Logger,
   type NodeId,
   type RaftMessage,
@@ -101,6 +102,8 @@ export class RaftNode {
   private appliedTerm: number
   private snapshotIndex: number
   private snapshotting: Promise<void> | undefined
+  /** The newest hard state when only its commit index changed since the last save. */
+  private deferredHardState: HardState | undefined
   /** True while a snapshot from the leader is being saved: taking our own must wait for it. */
   private installing = false
   private nextReadId = 1
@@ -287,6 +290,9 @@ export class RaftNode {
     this.failAll(new TesseraError('UNAVAILABLE', 'raft: node stopped'))
     await this.snapshotting?.catch(() => undefined)
     await this.transport.close()
+    const deferred = this.deferredHardState
+    this.deferredHardState = undefined
+    if (deferred !== undefined && this.failure === undefined) await this.storage.save({ hardState: deferred }).catch(() => undefined)
     await this.storage.close()
   }
 
@@ -347,9 +353,17 @@ export class RaftNode {
       this.snapshotIndex = rd.snapshot.meta.index
       this.logger.info({ index: rd.snapshot.meta.index, term: rd.snapshot.meta.term }, 'raft: restored from a leader snapshot')
     }
-    if (rd.hardState !== undefined || rd.entries.length > 0) {
+    if (rd.hardState !== undefined && !rd.mustSync) {
+      // Only the commit index moved. It needs no fsync of its own (a lost commit index is
+      // learned again from the leader), so it rides along with the next save that does.
+      this.deferredHardState = rd.hardState
+      if (rd.entries.length === 0) return
+    }
+    const hardState = rd.hardState ?? this.deferredHardState
+    this.deferredHardState = undefined
+    if (hardState !== undefined || rd.entries.length > 0) {
       await this.storage.save({
-        ...(rd.hardState === undefined ? {} : { hardState: rd.hardState }),
+        ...(hardState === undefined ? {} : { hardState }),
         ...(rd.entries.length > 0 ? { entries: rd.entries } : {}),
       })
     }

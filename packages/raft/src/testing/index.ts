@@ -1,5 +1,14 @@
 /**
- * @tessera/raft/testing: harnesses for driving real RaftCore instances in tests.
+ * @tessera/raft/testing: harnesses that drive real RaftCore instances (dev and test only).
+ *
+ * - Network / MemoryNode: a synchronous in-process group for scenario tests (etcd's raft_test.go
+ *   network: drop, cut, isolate, ignore, recover).
+ * - InteractionEnv + parseDatadriven: golden scenario files (test/testdata/*.txt, REWRITE=1).
+ * - RaftInvariants: Election Safety, Log Matching, Leader Completeness, State Machine Safety.
+ * - World / runWorld: the seeded simulator (real core + real RaftStorage on SimDisk, SimNetwork
+ *   carrying encoded frames, crashes mid-write, membership changes, transfers, snapshots, a KV
+ *   state machine with exactly-once sessions, linearizability and liveness checks).
+ *   CLI: `npm run sim -- --seeds N [--from S] [--nodes 5] [--bug vote|commit] [--profile churn] [--trace]`.
  */
 export { Network, type NetworkOptions } from './network.js'
 export { MemoryNode, persistReady, seededRng, DEFAULT_TEST_CONFIG, type DurableState } from './memory-node.js'
@@ -11,3 +20,4 @@ export {
   type WeatherOverrides,
   type WorldOptions, type WorldResult, type WorldFailure, type WorldStats, type FailureKind,
 } from './world.js'
+export { InteractionEnv, parseDatadriven, formatDatadriven, type Block } from './interaction.js'

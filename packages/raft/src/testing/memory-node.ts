@@ -96,14 +96,14 @@ export class MemoryNode {
   }
 
   /** The application snapshots its state at the applied index and asks the core to compact. */
-  takeSnapshot(data: Uint8Array = new Uint8Array(0)): Snapshot {
+  takeSnapshot(data: Uint8Array = new Uint8Array(0), keepEntries = 0): Snapshot {
     const st = this.core.status()
     const term = this.core.termAt(st.applied)
     if (term === undefined) throw new Error(`no term at applied index ${st.applied}`)
     const snapshot: Snapshot = { meta: { index: st.applied, term, conf: st.conf }, data }
     this.durable.snapshot = snapshot
     this.durable.entries = this.durable.entries.filter((e) => e.index > st.applied)
-    this.core.compact(snapshot)
+    this.core.compact(snapshot, keepEntries)
     return snapshot
   }
 

@@ -4,13 +4,15 @@
  * filters that drop, cut, isolate or ignore, all deterministic.
  */
 import type { NodeId, RaftMessage, RaftMessageType } from '@tessera/protocol'
-import { bootstrapState, emptyState, type RaftConfig } from '../core/index.js'
+import { bootstrapState, emptyState, type RaftConfig, type RaftLogger } from '../core/index.js'
 import { DEFAULT_TEST_CONFIG, MemoryNode, seededRng } from './memory-node.js'
 
 export interface NetworkOptions {
   config?: Partial<Omit<RaftConfig, 'id' | 'rng'>>
   /** Seeds each node's rng (node k gets seed + k) and the drop decisions. */
   seed?: number
+  /** A logger per node (e.g. to capture the core's log lines in golden files). */
+  logger?: (id: NodeId) => RaftLogger
 }
 
 /** Deliveries per send()/stabilize() before we conclude the group never quiets down. */
@@ -50,7 +52,9 @@ export class Network {
 
   configFor(id: NodeId): RaftConfig {
     const k = this.nodes.size
-    return { ...DEFAULT_TEST_CONFIG, ...this.options.config, id, rng: seededRng((this.options.seed ?? 1) * 7919 + k) }
+    const config: RaftConfig = { ...DEFAULT_TEST_CONFIG, ...this.options.config, id, rng: seededRng((this.options.seed ?? 1) * 7919 + k) }
+    if (this.options.logger !== undefined) config.logger = this.options.logger(id)
+    return config
   }
 
   addNode(id: NodeId, initial = emptyState(), config?: Partial<RaftConfig>): MemoryNode {

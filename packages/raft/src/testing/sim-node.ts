@@ -101,6 +101,8 @@ export interface SimNodeOptions {
   founders: NodeId[] | undefined
   /** Take a snapshot once this many entries were applied since the last one (0: never). */
   snapshotEvery: number
+  /** Entries kept in the log behind each snapshot for followers that lag a little. */
+  snapshotKeepEntries: number
   env: SimNodeEnv
 }
 
@@ -295,8 +297,9 @@ export class SimNode {
     if (term === undefined) return
     const snapshot = { meta: { index: st.applied, term, conf: st.conf }, data: this.kv.snapshot() }
     await this.storage!.saveSnapshot(snapshot)
-    core.compact(snapshot)
-    await this.storage!.compact(st.applied)
+    const keep = this.opts.snapshotKeepEntries
+    core.compact(snapshot, keep)
+    await this.storage!.compact(Math.max(0, st.applied - keep))
     this.lastSnapshotIndex = st.applied
     this.opts.env.trace(`${this.id} snapshot at ${st.applied}`)
   }

@@ -102,6 +102,7 @@ interface Weather {
   confChangePerTick: number
   transferPerTick: number
   snapshotEvery: number
+  snapshotKeepEntries: number
   spares: number
 }
 
@@ -120,7 +121,7 @@ function drawWeather(p: Prng, bugs: PlantedBugs | undefined): Weather {
       maxInflightMsgs: p.pick([1, 2, 8, 64]),
       // 100 bytes: one entry per append, so entries of one term reach followers one at a time.
       maxSizePerMsg: p.pick([100, 200, 1024, 64 * 1024]),
-      snapshotChunkBytes: p.pick([16, 100, 4096]),
+      snapshotChunkBytes: p.pick([64, 256, 4096]),
       ...(bugs !== undefined ? { plantedBugs: bugs } : {}),
     },
     network,
@@ -135,6 +136,7 @@ function drawWeather(p: Prng, bugs: PlantedBugs | undefined): Weather {
     confChangePerTick: p.pick([0, 0, 0.002, 0.01]),
     transferPerTick: p.pick([0, 0.001, 0.005]),
     snapshotEvery: p.pick([0, 5, 20, 60]),
+    snapshotKeepEntries: p.pick([0, 5, 50]),
     spares: p.int(1, 3),
   }
 }
@@ -239,6 +241,7 @@ export class World {
         config: this.weather.raft,
         founders: founder ? this.founders : undefined,
         snapshotEvery: this.weather.snapshotEvery,
+        snapshotKeepEntries: this.weather.snapshotKeepEntries,
         env: {
           send: (m) => this.send(m),
           reply: (client, seq, result) => this.reply(client, seq, result),
@@ -264,7 +267,7 @@ export class World {
       `election=${w.raft.electionTick} heartbeat=${w.raft.heartbeatTick} inflight=${w.raft.maxInflightMsgs} msgBytes=${w.raft.maxSizePerMsg}`,
       `drop=${n.dropProbability.toFixed(3)} dup=${n.duplicateProbability.toFixed(3)} delay=${n.minDelayTicks}+${n.meanExtraDelayTicks.toFixed(1)}`,
       `partitions=${n.autoPartition !== undefined} clogs=${n.autoClog !== undefined}`,
-      `crash/tick=${w.crashPerTick} leaderCrash/tick=${w.leaderCrashPerTick} newLeaderCrash=${w.newLeaderCrash} conf/tick=${w.confChangePerTick} transfer/tick=${w.transferPerTick} snapshotEvery=${w.snapshotEvery}`,
+      `crash/tick=${w.crashPerTick} leaderCrash/tick=${w.leaderCrashPerTick} newLeaderCrash=${w.newLeaderCrash} conf/tick=${w.confChangePerTick} transfer/tick=${w.transferPerTick} snapshotEvery=${w.snapshotEvery} keep=${w.snapshotKeepEntries} chunk=${w.raft.snapshotChunkBytes}`,
       `clients=${w.clients} keys=${w.keys}`,
     ].join(' ')
   }
