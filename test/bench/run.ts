@@ -7,15 +7,21 @@ import { readdir } from 'node:fs/promises'
 import { fileURLToPath } from 'node:url'
 import type { Benchmark, Row } from './lib/bench.js'
 
-async function discover(): Promise<Benchmark[]> {
+/** Every benchmark module in this folder; one that fails to load is reported, not fatal. */
+async function discover(): Promise<{ found: Benchmark[]; broken: Map<string, string> }> {
   const dir = fileURLToPath(new URL('.', import.meta.url))
   const files = (await readdir(dir)).filter((f) => f.endsWith('.js') && f !== 'run.js').sort()
   const found: Benchmark[] = []
+  const broken = new Map<string, string>()
   for (const file of files) {
-    const module = (await import(new URL(file, import.meta.url).href)) as { benchmark?: Benchmark }
-    if (module.benchmark !== undefined) found.push(module.benchmark)
+    try {
+      const module = (await import(new URL(file, import.meta.url).href)) as { benchmark?: Benchmark }
+      if (module.benchmark !== undefined) found.push(module.benchmark)
+    } catch (err) {
+      broken.set(file.replace(/\.js$/, ''), err instanceof Error ? err.message : String(err))
+    }
   }
-  return found
+  return { found, broken }
 }
 
 export function formatTable(rows: Row[]): string {
@@ -35,13 +41,17 @@ export function formatTable(rows: Row[]): string {
 async function main(argv: string[]): Promise<number> {
   const json = argv.includes('--json')
   const names = argv.filter((a) => !a.startsWith('--'))
-  const all = await discover()
+  const { found: all, broken } = await discover()
   if (names.length === 0) {
     process.stdout.write('usage: npm run bench -- [--json] <name>...\n\nbenchmarks:\n')
     for (const b of all) process.stdout.write(`  ${b.name.padEnd(16)} ${b.description}\n`)
+    for (const [file, message] of broken) process.stdout.write(`  ${file.padEnd(16)} (does not load: ${message})\n`)
     return 0
   }
   const unknown = names.filter((n) => !all.some((b) => b.name === n))
+  for (const n of unknown) {
+    if (broken.has(n)) process.stderr.write(`benchmark ${n} does not load: ${broken.get(n)}\n`)
+  }
   if (unknown.length > 0) {
     process.stderr.write(`unknown benchmark: ${unknown.join(', ')} (run without arguments for the list)\n`)
     return 2

@@ -8,3 +8,4 @@ export {
 } from './meta-client.js'
 export { LockHandle, type LockOptions } from './lock-handle.js'
 export { splitPath, splitParent } from './paths.js'
+export * from './data/index.js'

@@ -256,7 +256,8 @@ describe('protocol/rpc over ws', function () {
     const ceilings = [20, 40, 80, 160, 160, 160]
     top.forEach((gap, k) => {
       expect(gap, `gap ${k}: ${top.map(Math.round).join(',')}`).to.be.at.least(ceilings[k]! * 0.9)
-      expect(gap, `gap ${k}: ${top.map(Math.round).join(',')}`).to.be.below(ceilings[k]! + 80)
+      // Timers never fire early; late by scheduling noise on a busy machine, so a loose upper bound.
+      expect(gap, `gap ${k}: ${top.map(Math.round).join(',')}`).to.be.below(ceilings[k]! + 150)
     })
     // random -> 0: full jitter may pick no delay at all.
     const bottom = await attemptsAt(() => 0, 7)

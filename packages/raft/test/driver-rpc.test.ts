@@ -126,7 +126,7 @@ describe('RaftNode over RpcRaftTransport on 127.0.0.1', function () {
   let cluster: TestCluster
 
   beforeEach(async () => {
-    cluster = await TestCluster.create(['m1', 'm2', 'm3'], rpcEndpoints(secret), { snapshotEntries: 100, segmentBytes: 8192 })
+    cluster = await TestCluster.create(['m1', 'm2', 'm3'], rpcEndpoints(secret), { snapshotEntries: 100, catchUpEntries: 20, segmentBytes: 8192 })
   })
 
   afterEach(async () => {

@@ -138,7 +138,7 @@ describe('RaftNode: snapshots and membership', function () {
 
   beforeEach(async () => {
     network = new LoopbackNetwork()
-    cluster = await TestCluster.create(['m1', 'm2', 'm3'], loopbackEndpoints(network), { snapshotEntries: 50, segmentBytes: 4096 })
+    cluster = await TestCluster.create(['m1', 'm2', 'm3'], loopbackEndpoints(network), { snapshotEntries: 50, catchUpEntries: 10, segmentBytes: 4096 })
   })
 
   afterEach(async () => {

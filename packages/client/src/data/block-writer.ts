@@ -16,7 +16,7 @@
 import {
   TesseraError, asTesseraError, hasCode, silentLogger, type BlockCopy, type BlockRef, type Logger,
 } from '@tessera/protocol'
-import { blockIdOf, chunkKeyOf, loadHasher, nameBytes, type BlockName } from './block-key.js'
+import { blockIdOf, chunkKeyOf, loadHasher, nameBytes } from './block-key.js'
 import type { ChunkConnections } from './connections.js'
 import type { BlockPlanner, Placement } from './planner.js'
 
@@ -49,6 +49,9 @@ interface Attempt {
   failed: string[]
   error: TesseraError
 }
+
+/** Refusals that another placement would not change. */
+const FATAL_CODES: ReadonlySet<string> = new Set(['EINVAL', 'BAD_TOKEN', 'EFBIG'])
 
 export const MAX_PIECE_BYTES = 1024 * 1024
 
@@ -94,7 +97,7 @@ export class BlockWriter {
         if (underReplicated) this.logger.warn({ key, copies: outcome.copies }, 'block written under-replicated')
         return { ref, copies: outcome.copies, underReplicated }
       }
-      if (hasCode(outcome.error, 'HASH_COLLISION')) {
+      if (outcome.error.code === 'HASH_COLLISION') {
         if (name.seed >= this.maxSeeds) {
           throw new TesseraError('HASH_COLLISION', `block ${key}: still colliding after ${name.seed} salted keys`)
         }
@@ -103,7 +106,7 @@ export class BlockWriter {
         attempts--
         continue
       }
-      if (hasCode(outcome.error, 'EINVAL', 'BAD_TOKEN', 'EFBIG')) throw outcome.error
+      if (FATAL_CODES.has(outcome.error.code)) throw outcome.error
       failures.push(outcome.error.message)
       for (const server of outcome.failed) if (!exclude.includes(server)) exclude.push(server)
       this.logger.info({ key, failed: outcome.failed, err: outcome.error.message }, 'block write attempt failed; placing again')

@@ -42,6 +42,12 @@ export interface RaftNodeOptions {
   heartbeatTicks?: number
   /** Take a snapshot and compact the log after this many applied entries (default 20,000). */
   snapshotEntries?: number
+  /**
+   * Entries kept behind each snapshot (default 5,000), so a follower that is only a little
+   * behind catches up from the log instead of needing the whole snapshot (etcd's
+   * SnapshotCatchUpEntries).
+   */
+  catchUpEntries?: number
   maxInflightMsgs?: number
   maxSizePerMsg?: number
   rng?: RaftRng
@@ -92,6 +98,7 @@ export class RaftNode {
   private readonly roleListeners: ((role: Role, leader: NodeId) => void)[] = []
   private readonly fatalListeners: ((err: Error) => void)[] = []
   private readonly snapshotEntries: number
+  private readonly catchUpEntries: number
   private readonly tickMs: number
   private ticker: NodeJS.Timeout | undefined
   private scheduled = false
@@ -117,6 +124,7 @@ export class RaftNode {
     this.stateMachine = options.stateMachine
     this.logger = options.logger ?? silentLogger()
     this.snapshotEntries = options.snapshotEntries ?? 20_000
+    this.catchUpEntries = options.catchUpEntries ?? 5_000
     this.tickMs = options.tickMs ?? 100
     this.applied = initial.applied
     this.snapshotIndex = initial.snapshot?.meta.index ?? 0
@@ -451,9 +459,9 @@ export class RaftNode {
         const snapshot: Snapshot = { meta: { index, term, conf }, data: encodeSnapshotEnvelope({ members, app }) }
         await this.storage.saveSnapshot(snapshot)
         if (this.stopped) return
-        this.core.compact(snapshot)
+        this.core.compact(snapshot, this.catchUpEntries)
         this.snapshotIndex = Math.max(this.snapshotIndex, index)
-        await this.storage.compact(index)
+        if (index > this.catchUpEntries) await this.storage.compact(index - this.catchUpEntries)
         this.logger.info({ index, term, bytes: snapshot.data.byteLength }, 'raft: snapshot taken, log compacted')
       } finally {
         this.snapshotting = undefined

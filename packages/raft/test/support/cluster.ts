@@ -75,6 +75,8 @@ export interface ClusterOptions {
   tickMs?: number
   electionTicks?: number
   snapshotEntries?: number
+  /** Entries kept behind each snapshot (the driver's default is 5,000). */
+  catchUpEntries?: number
   /** WAL segment size (small values make compaction visible). */
   segmentBytes?: number
 }
@@ -153,6 +155,7 @@ export class TestCluster {
       tickMs: this.options.tickMs ?? 10,
       electionTicks: this.options.electionTicks ?? 10,
       snapshotEntries: this.options.snapshotEntries ?? 10_000,
+      ...(this.options.catchUpEntries === undefined ? {} : { catchUpEntries: this.options.catchUpEntries }),
     })
     endpoint.attach(node)
     const member: Member = { id, dir, kv, storage, node, endpoint, running: true }

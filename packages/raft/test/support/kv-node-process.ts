@@ -75,6 +75,7 @@ async function start(peers: Record<string, string>): Promise<void> {
     tickMs: config.tickMs,
     electionTicks: config.electionTicks,
     snapshotEntries: config.snapshotEntries,
+    catchUpEntries: Math.floor(config.snapshotEntries / 4),
   })
   node.onRoleChange((role, leader) => tell({ type: 'role', role, leader, term: node?.status().term ?? 0 }))
   node.onFatal((err) => {
