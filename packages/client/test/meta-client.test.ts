@@ -32,6 +32,7 @@ class FakeMeta {
   leaderHint: string | undefined
   leader = true
   readonly lockCalls: LockCall[] = []
+  readonly closed: string[] = []
   readonly unlockCalls: { session: string; seq: number; ino: number }[] = []
   lock: (call: LockCall, server: FakeMeta) => Promise<{ granted: boolean; lockId: number }> | { granted: boolean; lockId: number } =
     (call) => ({ granted: true, lockId: 100 + call.seq })
@@ -45,7 +46,10 @@ class FakeMeta {
         return { session: `s${fake.opened}-${fake.address}`, timeoutMs: 60_000 }
       },
       'meta.keepAlive': () => ({}),
-      'meta.closeSession': () => ({}),
+      'meta.closeSession': ({ session }) => {
+        fake.closed.push(session)
+        return {}
+      },
       'meta.exec': async (call) => {
         fake.execs.push(call)
         fake.inflight++
@@ -205,6 +209,39 @@ describe('MetaClient', () => {
     leader!.exec = () => ({ op: 'rmdir', reply: {} })
     const err = await rejection(client([leader!.address]).mkdir(ROOT_INO, 'a'))
     expect(err.code).to.equal('PROTOCOL')
+  })
+
+  it('lock: repeats the same (session, seq) until granted, then unlocks and closes its own session', async () => {
+    const [a] = await fakesOf(1)
+    let answers = 0
+    a!.lock = (call) => ({ granted: ++answers >= 3, lockId: 42 + call.seq * 0 })
+    const handle = await client([a!.address]).lockInode(7, 'shared')
+    expect(handle.lockId).to.equal(42)
+    expect(a!.lockCalls).to.have.length(3)
+    const first = a!.lockCalls[0]!
+    expect(first).to.include({ seq: 1, ino: 7, mode: 'shared', wait: true })
+    expect(first.holdMs).to.be.within(1, 5000)
+    expect(a!.lockCalls.every((c) => c.session === first.session && c.seq === 1)).to.equal(true)
+    await handle.release()
+    expect(a!.unlockCalls).to.deep.equal([{ session: first.session, seq: 2, ino: 7 }])
+    expect(a!.closed).to.deep.equal([first.session])
+    await handle.release() // idempotent
+    expect(a!.unlockCalls).to.have.length(1)
+  })
+
+  it('lock: a busy lock without wait fails with EAGAIN and leaves no session behind; timeoutMs gives up', async () => {
+    const [a] = await fakesOf(1)
+    a!.lock = (call) => {
+      if (!call.wait) throw new TesseraError('EAGAIN', 'locked')
+      return { granted: false, lockId: 5 }
+    }
+    const c = client([a!.address])
+    expect((await rejection(c.lockInode(7, 'exclusive', { wait: false }))).code).to.equal('EAGAIN')
+    expect(a!.closed).to.have.length(1)
+    const started = Date.now()
+    expect((await rejection(c.lockInode(7, 'exclusive', { timeoutMs: 300 }))).code).to.equal('ETIMEDOUT')
+    expect(Date.now() - started).to.be.below(3000)
+    expect(a!.closed).to.have.length(2)
   })
 
   it('splits paths', () => {
