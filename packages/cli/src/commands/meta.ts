@@ -111,6 +111,11 @@ async function settingsFrom(options: ParsedOptions): Promise<MetaSettings> {
   if (!join && Object.keys(peers).length === 0 && text('listen') === undefined) {
     throw new UsageError('--peers is required (or --listen for a single-member group)')
   }
+  if (join && Object.keys(peers).length === 0) {
+    // A joining member learns the group from the leader's appends, but must be able to answer
+    // them: without the members' addresses it would wait forever without a word.
+    throw new UsageError('--join needs --peers naming the running members')
+  }
   const settings: MetaSettings = { id, data, listen: text('listen') ?? '127.0.0.1:7400', peers, join }
   const advertise = text('advertise')
   const cluster = text('cluster')

@@ -2,8 +2,9 @@
  * Turns a byte stream into blocks: `write(chunk)` calls of any size fill blocks of `blockSize`;
  * each full block is written (BlockWriter) while the next one fills, up to `maxParallel` at
  * once. Memory is bounded: the bytes of blocks handed off and not yet durable never exceed
- * `maxInflightBytes`; `write` waits when the next block would pass the bound. Identical blocks
- * get identical keys, so the chunk servers store them once.
+ * `maxInflightBytes`; `write` waits when the next block would pass the bound. With the block
+ * being filled, a FileWriter holds at most maxInflightBytes + blockSize of file data. Identical
+ * blocks get identical keys, so the chunk servers store them once.
  */
 import { TesseraError, asTesseraError, type BlockRef } from '@tessera/protocol'
 import type { BlockWriter, WrittenBlock } from './block-writer.js'

@@ -6,7 +6,11 @@ import type { Tx } from './tx.js'
  * so they travel in snapshots.
  */
 export interface NamespaceOptions {
-  /** A session idle longer than this (in command time) goes at the next expireSessions. */
+  /**
+   * A session idle longer than this (in command time) goes at the next expireSessions, and
+   * the locks it held with it. Clients keep their sessions alive every third of it; a client
+   * cut off for longer loses exactly-once for its in-flight request and must reopen.
+   */
   sessionTimeoutMs: number
   /** LINK_MAX: most links to a file; a directory holds at most maxLinks - 2 subdirectories. */
   maxLinks: number
@@ -17,7 +21,7 @@ export interface NamespaceOptions {
 }
 
 export const DEFAULT_OPTIONS: Readonly<NamespaceOptions> = {
-  sessionTimeoutMs: 10 * 60 * 1000,
+  sessionTimeoutMs: 60 * 1000,
   maxLinks: 65000,
   maxBlockBytes: 4 * 1024 * 1024,
   maxXattrBytesPerInode: 4 * LIMITS.maxXattrValueBytes,

@@ -39,7 +39,7 @@ export interface MetaServiceOptions {
   /** Fixed at format time; every member must use the same values. */
   namespace?: Partial<NamespaceOptions>
   raft?: Pick<RaftNodeOptions, 'tickMs' | 'electionTicks' | 'heartbeatTicks' | 'snapshotEntries'>
-  /** How often the leader proposes expireSessions (default 30 s). */
+  /** How often the leader proposes expireSessions (default 10 s). */
   expireIntervalMs?: number
   /** How long meta.transferLeader waits for the new leader (default 5 s). */
   transferWaitMs?: number
@@ -173,7 +173,7 @@ export class MetaService {
       this.failed = true
       this.logger.error({ err }, 'meta: raft node failed; this member no longer serves')
     })
-    const interval = this.options.expireIntervalMs ?? 30_000
+    const interval = this.options.expireIntervalMs ?? 10_000
     this.expireTimer = setInterval(() => this.expireSessions(), interval)
     this.expireTimer.unref()
     this.logger.info({ id: this.id, address: this.address, peers, join: start.join === true }, 'meta: member started')
