@@ -8,6 +8,10 @@
  *   npm run bench -- raft          (or: node test/dist/bench/raft.js)
  *   BENCH_RAFT_MS=3000 BENCH_RAFT_WARMUP_MS=1000 BENCH_RAFT_TICK_MS=100
  *   BENCH_RAFT_PROF=<dir>: every member runs under --cpu-prof and writes its profile there.
+ *   BENCH_RAFT_INFLIGHT=1,64: only these loads.
+ *   BENCH_RAFT_STAGES=1: members time proposal stages (RaftNode measureStages); one extra row per
+ *   load gives the p50 milliseconds from propose to each stage on the leader, and from receiving
+ *   an append to persisting it and acking it on a follower.
  *
  * The member processes are packages/raft's test KV node (packages/raft/dist/test/support/
  * kv-node-process.js), driven over IPC; the message shapes below mirror its kv-node-ipc.ts.
@@ -25,6 +29,8 @@ const DURATION_MS = Number(process.env.BENCH_RAFT_MS ?? 3000)
 const WARMUP_MS = Number(process.env.BENCH_RAFT_WARMUP_MS ?? 1000)
 const TICK_MS = Number(process.env.BENCH_RAFT_TICK_MS ?? 100)
 const PROFILE_DIR = process.env.BENCH_RAFT_PROF
+const INFLIGHT = (process.env.BENCH_RAFT_INFLIGHT ?? '1,64,256').split(',').map(Number).filter((n) => Number.isInteger(n) && n > 0)
+const STAGES = process.env.BENCH_RAFT_STAGES === '1'
 const ENTRY_BYTES = 64
 const NODE_SCRIPT = fileURLToPath(new URL('../../../packages/raft/dist/test/support/kv-node-process.js', import.meta.url))
 
@@ -36,12 +42,16 @@ type ParentMessage =
   | { type: 'start'; peers: Record<string, string> }
   | { type: 'load'; inflight: number; warmupMs: number; durationMs: number; entryBytes: number }
   | { type: 'cpu' }
+  | { type: 'stages' }
+interface StageSummary { count: number; p50Ms: number; p99Ms: number; meanMs: number }
+interface StageReport { leader: Record<string, StageSummary | undefined>; follower: Record<string, StageSummary | undefined> }
 type ChildMessage =
   | { type: 'listening'; port: number }
   | { type: 'started' }
   | { type: 'role'; role: string; leader: string; term: number }
   | { type: 'load-result'; commits: number; totalCommits: number; seconds: number; p50Ms: number; p99Ms: number; errors: number; firstError?: string }
   | { type: 'cpu'; userMicros: number; systemMicros: number }
+  | { type: 'stages'; report: StageReport | undefined }
   | { type: 'fatal'; message: string }
 
 interface Member {
@@ -77,7 +87,7 @@ async function startGroup(root: string): Promise<Member[]> {
   const ids = ['m1', 'm2', 'm3']
   const execArgv = PROFILE_DIR !== undefined ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`] : []
   const members = ids.map((id): Member => {
-    const config = { id, dir: path.join(root, id), port: 0, secret, bootstrap: true, tickMs: TICK_MS, electionTicks: 10, snapshotEntries: 20_000 }
+    const config = { id, dir: path.join(root, id), port: 0, secret, bootstrap: true, tickMs: TICK_MS, electionTicks: 10, snapshotEntries: 20_000, measureStages: STAGES }
     const child = fork(NODE_SCRIPT, [JSON.stringify(config)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv })
     const member: Member = { id, child, role: 'follower', term: 0 }
     child.on('message', (m: ChildMessage) => {
@@ -120,6 +130,22 @@ async function cpuSeconds(members: Member[]): Promise<number> {
   return usage.reduce((sum, u) => sum + (u.userMicros + u.systemMicros) / 1e6, 0)
 }
 
+/** p50 ms to each stage: the leader's from propose, the followers' (the faster one) from receiving the append. */
+async function stageRow(members: Member[], leader: Member, inflight: number): Promise<Row> {
+  const reports = await Promise.all(members.map(async (m) => ({ m, report: (await ask(m, { type: 'stages' }, 'stages')).report })))
+  const lead = reports.find((r) => r.m === leader)?.report?.leader ?? {}
+  const follow = reports.filter((r) => r.m !== leader).map((r) => r.report?.follower ?? {})
+  const p50 = (s: StageSummary | undefined): string => (s === undefined ? '-' : String(s.p50Ms))
+  const fastest = (stage: string): StageSummary | undefined =>
+    follow.map((f) => f[stage]).filter((s): s is StageSummary => s !== undefined).sort((a, b) => a.p50Ms - b.p50Ms)[0]
+  const leaderText = ['persisted', 'sent', 'acked', 'committed', 'applied'].map((s) => `${s} ${p50(lead[s])}`).join(', ')
+  const followerText = ['persisted', 'acked'].map((s) => `${s} ${p50(fastest(s))}`).join(', ')
+  return {
+    measure: `  stages p50 ms, ${inflight} in flight: leader ${leaderText}; follower ${followerText}`,
+    'per s': '', 'p50 ms': '', 'p99 ms': '', 'cpu s / 1000 commits': '', 'etcd 3.4 target': '',
+  }
+}
+
 /** 4 KiB appends, each followed by fdatasync, for `ms`: the disk's sequential commit ceiling. */
 async function fsyncRate(dir: string, ms: number): Promise<{ perSecond: number; p50Ms: number }> {
   const file = await open(path.join(dir, 'fsync-probe'), 'w')
@@ -159,8 +185,9 @@ export const benchmark: Benchmark = {
         'cpu s / 1000 commits': '',
         'etcd 3.4 target': '',
       }]
-      for (const inflight of [1, 64, 256]) {
+      for (const inflight of INFLIGHT) {
         const leader = await leaderOf(members)
+        if (STAGES) await Promise.all(members.map((m) => ask(m, { type: 'stages' }, 'stages')))
         const cpuBefore = await cpuSeconds(members)
         const result = await ask(leader, { type: 'load', inflight, warmupMs: WARMUP_MS, durationMs: DURATION_MS, entryBytes: ENTRY_BYTES }, 'load-result')
         const cpu = (await cpuSeconds(members)) - cpuBefore
@@ -173,6 +200,7 @@ export const benchmark: Benchmark = {
           'etcd 3.4 target': ETCD[inflight] ?? '',
           ...(result.errors > 0 ? { errors: `${result.errors} (${result.firstError ?? ''})` } : {}),
         })
+        if (STAGES) rows.push(await stageRow(members, leader, inflight))
       }
       return rows
     } finally {

@@ -1,13 +1,18 @@
 import { type Command, EXIT, parseCommandArgs, renderHelp, reportFailure } from './command.js'
+import { catCommand } from './commands/cat.js'
+import { chunkCommand } from './commands/chunk.js'
 import { downCommand } from './commands/down.js'
 import { formatCommand } from './commands/format.js'
+import { getCommand } from './commands/get.js'
 import { lnCommand } from './commands/ln.js'
 import { lockCommand } from './commands/lock.js'
 import { lsCommand } from './commands/ls.js'
 import { membersCommand } from './commands/members.js'
 import { metaCommand } from './commands/meta.js'
 import { mkdirCommand } from './commands/mkdir.js'
+import { mountCommand } from './commands/mount.js'
 import { mvCommand } from './commands/mv.js'
+import { putCommand } from './commands/put.js'
 import { rmCommand } from './commands/rm.js'
 import { snapshotCommand } from './commands/snapshot.js'
 import { statCommand } from './commands/stat.js'
@@ -16,9 +21,10 @@ import { upCommand } from './commands/up.js'
 
 /** Every subcommand, in the order `tessera --help` lists them. */
 export const COMMANDS: readonly Command[] = [
-  formatCommand, upCommand, downCommand, statusCommand, metaCommand,
+  formatCommand, upCommand, downCommand, statusCommand, metaCommand, chunkCommand,
   membersCommand, snapshotCommand,
-  lsCommand, statCommand, mkdirCommand, rmCommand, mvCommand, lnCommand, lockCommand,
+  putCommand, getCommand, catCommand,
+  lsCommand, statCommand, mkdirCommand, rmCommand, mvCommand, lnCommand, lockCommand, mountCommand,
 ]
 
 export interface MainIo {

@@ -9,3 +9,6 @@ export {
 export { LockHandle, type LockOptions } from './lock-handle.js'
 export { splitPath, splitParent } from './paths.js'
 export * from './data/index.js'
+export * from './vfs/index.js'
+export { MetaCalls, MetaBlockPlanner, type MetaCallsOptions } from './data/meta-planner.js'
+export { FileStore, type FileStoreOptions, type PutOptions, type PutResult, type TransferOptions, type ByteRange, type DataConfig } from './files.js'

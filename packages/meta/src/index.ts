@@ -1,2 +1,3 @@
 export * from './fsm/index.js'
 export * from './server/index.js'
+export * from './placement/index.js'

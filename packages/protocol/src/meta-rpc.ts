@@ -12,7 +12,9 @@ import {
   metaQuerySchema, timespecSchema, lockModeSchema, type MetaOp, type MetaReplies, type MetaQuery, type MetaRequest,
   type Attr,
 } from './meta.js'
-import type { Catalogue } from './messages.js'
+import { mergeCatalogues, type Catalogue } from './messages.js'
+import { blockKeySchema, serverAddressSchema } from './chunk-rpc.js'
+import { MAX_BLOCK_TOKEN_CHARS } from './tokens.js'
 import { s, type Infer, type Schema } from './schema.js'
 
 /** Longest a meta.lock call is held open waiting for its grant. */
@@ -122,6 +124,74 @@ const membershipRequest = s.object({
 })
 export type MembershipRequest = Infer<typeof membershipRequest>
 
+// ---- The cluster map: chunk servers, placement, block locations ----------------------------
+
+/** Most block keys in one report batch (a server holding more sends several). */
+export const MAX_REPORT_KEYS = 65536
+/** Most blocks in one meta.blocksWritten or meta.blockLocations call. */
+export const MAX_LOCATION_BLOCKS = 4096
+/** Longest zone name. */
+export const MAX_ZONE_BYTES = 64
+
+const chunkState = s.literal('up', 'down', 'draining')
+export type ChunkState = Infer<typeof chunkState>
+const zone = s.str(MAX_ZONE_BYTES)
+const blockToken = s.str(MAX_BLOCK_TOKEN_CHARS)
+/** A block as meta names it (key may carry a salt: `<16hex>s<seed>`). */
+const blockRefId = s.object({ key: s.str(27, 16), len: s.uint(0xffffffff) })
+const serverList = s.array(serverAddressSchema, 16)
+
+const chunkRegister = s.object({
+  id: nodeId,
+  address: serverAddressSchema,
+  zone,
+  capacityBytes: s.uint(),
+  usedBytes: s.uint(),
+  /** The first batch of the block report (replaces what meta knew of this server). */
+  blocks: s.optional(s.array(blockKeySchema, MAX_REPORT_KEYS)),
+})
+export type ChunkRegisterRequest = Infer<typeof chunkRegister>
+
+const chunkHeartbeat = s.object({
+  id: nodeId,
+  usedBytes: s.uint(),
+  capacityBytes: s.uint(),
+  blockCount: s.uint(),
+  /** Bytes of block writes in progress on the server (its load). */
+  load: s.uint(),
+})
+export type ChunkHeartbeatRequest = Infer<typeof chunkHeartbeat>
+
+const deleteOrder = s.object({ key: blockKeySchema })
+const heartbeatReply = s.object({
+  /** Blocks to delete (unreferenced past the grace period). */
+  deletes: s.array(deleteOrder, MAX_REPORT_KEYS),
+  /** Meta does not know this server as up: register again with a full block report. */
+  register: s.bool(),
+})
+export type ChunkHeartbeatReply = Infer<typeof heartbeatReply>
+
+const chunkServerInfo = s.object({
+  id: nodeId,
+  address: serverAddressSchema,
+  zone,
+  state: chunkState,
+  capacityBytes: s.uint(),
+  usedBytes: s.uint(),
+  blockCount: s.uint(),
+  /** Milliseconds since the leader last heard a heartbeat (absent: not since it led). */
+  lastHeardMs: s.optional(s.uint()),
+})
+export type ChunkServerInfo = Infer<typeof chunkServerInfo>
+
+const blockLocation = s.object({
+  key: s.str(27, 16),
+  len: s.uint(0xffffffff),
+  servers: s.array(s.object({ id: nodeId, address: serverAddressSchema, state: chunkState }), 64),
+  underReplicated: s.bool(),
+})
+export type BlockLocationInfo = Infer<typeof blockLocation>
+
 export const metaCatalogue = {
   methods: {
     /** Opens a session on the leader, which picks its id. */
@@ -173,6 +243,71 @@ export const metaCatalogue = {
 } as const satisfies Catalogue
 
 export type MetaCatalogue = typeof metaCatalogue
+
+/**
+ * The cluster map's methods, served by meta members beside metaCatalogue: chunk servers
+ * register and heartbeat; clients ask for placements, locations and tokens. Leader only.
+ */
+export const clusterCatalogue = {
+  methods: {
+    /** A chunk server (re)joins: its address, zone, figures, and the first batch of its blocks. */
+    'chunk.register': { request: chunkRegister, response: empty },
+    /** A chunk server's liveness and figures, every few seconds; the answer carries orders. */
+    'chunk.heartbeat': { request: chunkHeartbeat, response: heartbeatReply },
+    /** More of a block report (after chunk.register's first batch), or with `replace` a new one. */
+    'chunk.blockReport': {
+      request: s.object({ id: nodeId, blocks: s.array(blockKeySchema, MAX_REPORT_KEYS), replace: s.bool() }),
+      response: empty,
+    },
+    /** Blocks that left a chunk server (deleted on order, or found corrupt and quarantined). */
+    'chunk.blocksGone': {
+      request: s.object({ id: nodeId, blocks: s.array(blockKeySchema, MAX_REPORT_KEYS) }),
+      response: empty,
+    },
+    /**
+     * Where to write a new block: distinct live servers (head first) spread across zones and
+     * weighted by free space, none of `exclude`; a write token; the fewest copies that count.
+     */
+    'meta.placeBlock': {
+      request: s.object({ key: blockKeySchema, length: s.uint(0xffffffff), exclude: s.optional(serverList) }),
+      response: s.object({ servers: serverList, token: blockToken, minCopies: s.uint(16) }),
+    },
+    /** Where a block's copies are (live servers first) and a read token. */
+    'meta.locateBlock': {
+      request: s.object({ ref: blockRefId }),
+      response: s.object({ servers: serverList, token: blockToken }),
+    },
+    /** A copy read from `server` was corrupt or missing: meta forgets it (repair restores it). */
+    'meta.reportBadCopy': { request: s.object({ ref: blockRefId, server: serverAddressSchema }), response: empty },
+    /** Blocks a client wrote, with the servers holding durable copies (before it commits them). */
+    'meta.blocksWritten': {
+      request: s.object({ blocks: s.array(s.object({ ref: blockRefId, servers: serverList }), MAX_LOCATION_BLOCKS) }),
+      response: s.object({ underReplicated: s.uint() }),
+    },
+    /** Where each block's copies are (for stat and fsck); no tokens. */
+    'meta.blockLocations': {
+      request: s.object({ refs: s.array(blockRefId, MAX_LOCATION_BLOCKS) }),
+      response: s.object({ blocks: s.array(blockLocation, MAX_LOCATION_BLOCKS) }),
+    },
+    /** The chunk servers as the leader sees them, and the count of under-replicated blocks. */
+    'meta.chunkServers': {
+      request: empty,
+      response: s.object({ servers: s.array(chunkServerInfo, 65536), underReplicated: s.uint(), replication: s.uint() }),
+    },
+    /** What a writer needs to know of the cluster: block size, replication, fewest copies. */
+    'meta.dataConfig': {
+      request: empty,
+      response: s.object({ blockSize: s.uint(), replication: s.uint(16), minCopies: s.uint(16) }),
+    },
+  },
+  notifications: {},
+} as const satisfies Catalogue
+
+export type ClusterCatalogue = typeof clusterCatalogue
+
+/** What a chunk server or a data-path client calls on meta. */
+export const metaClusterCatalogue = mergeCatalogues(metaCatalogue, clusterCatalogue)
+export type MetaClusterCatalogue = typeof metaClusterCatalogue
 
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false
 true satisfies Same<Infer<typeof execReply>['op'], MetaRequest['op']>

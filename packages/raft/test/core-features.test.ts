@@ -467,8 +467,66 @@ describe('core: Ready contract and untrusted input', () => {
     const rd = b.core.ready()
     expect(rd.hardState).to.deep.include({ term: 2, vote: 'a' })
     expect(rd.mustSync).to.equal(true)
-    expect(rd.messages).to.deep.equal([{ type: 'voteResp', from: 'b', to: 'a', term: 2, reject: false }])
+    expect(rd.messages).to.deep.equal([])
+    expect(rd.messagesAfterPersist).to.deep.equal([{ type: 'voteResp', from: 'b', to: 'a', term: 2, reject: false }])
     b.core.advance(rd)
+  })
+
+  it('the leader sends its appends at once but counts itself only for entries advance() reports persisted', () => {
+    const net = leaderOf3()
+    const a = net.node('a').core
+    const b = net.node('b').core
+    const commit = a.status().commit
+    a.propose(enc('x'))
+    const rd = a.ready()
+    const index = rd.entries.at(-1)!.index
+    expect(rd.messagesAfterPersist).to.deep.equal([])
+    const toB = rd.messages.find((m) => m.type === 'append' && m.to === 'b')!
+    expect(toB.type === 'append' && toB.entries.map((e) => e.index)).to.deep.equal([index])
+    // The follower acks only after persisting.
+    b.step(toB)
+    const brd = b.ready()
+    expect(brd.messages).to.deep.equal([])
+    expect(brd.messagesAfterPersist).to.have.length(1)
+    expect(brd.messagesAfterPersist[0]).to.include({ type: 'appendResp', index, reject: false })
+    b.advance(brd)
+    // One follower's ack and a leader write still in flight: not a majority yet.
+    a.step(brd.messagesAfterPersist[0]!)
+    expect(a.status().commit).to.equal(commit)
+    a.advance(rd)
+    expect(a.status().commit).to.equal(index)
+  })
+
+  it('two followers commit an entry the leader has not persisted yet (a majority without it)', () => {
+    const net = leaderOf3()
+    const a = net.node('a').core
+    a.propose(enc('x'))
+    const rd = a.ready()
+    const index = rd.entries.at(-1)!.index
+    for (const id of ['b', 'c']) {
+      const f = net.node(id).core
+      f.step(rd.messages.find((m) => m.to === id)!)
+      const frd = f.ready()
+      f.advance(frd)
+      a.step(frd.messagesAfterPersist[0]!)
+    }
+    expect(a.status().commit).to.equal(index)
+    a.advance(rd)
+  })
+
+  it('a single-member leader commits its entry only after advance() reports it persisted', () => {
+    const net = Network.bootstrap(['a'])
+    net.tick('a', 2 * DEFAULT_TEST_CONFIG.electionTick)
+    const a = net.node('a').core
+    expect(a.status().role).to.equal('leader')
+    const { index } = a.propose(enc('solo')) as { index: number }
+    const rd = a.ready()
+    expect(rd.entries.map((e) => e.index)).to.deep.equal([index])
+    expect(rd.committedEntries.map((e) => e.index)).to.not.include(index)
+    expect(a.status().commit).to.be.below(index)
+    a.advance(rd)
+    expect(a.status().commit).to.equal(index)
+    expect(a.ready().committedEntries.map((e) => e.index)).to.include(index)
   })
 
   it('a commit-only change does not require an fsync', () => {

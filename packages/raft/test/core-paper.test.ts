@@ -128,7 +128,7 @@ describe('core: Raft paper §5.2 leader election', () => {
       expect(st).to.include({ role: 'candidate', term: before + 1, vote: 'a' })
       const rd = n.core.ready()
       expect(rd.hardState).to.deep.include({ term: before + 1, vote: 'a' })
-      const reqs = ofType(rd.messages, 'vote')
+      const reqs = ofType(rd.messagesAfterPersist, 'vote')
       expect(reqs.map((m) => m.to).sort()).to.deep.equal(['b', 'c'])
       for (const m of reqs) expect(m).to.include({ term: before + 1, lastLogIndex: 0, lastLogTerm: 0 })
       n.core.advance(rd)

@@ -1,5 +1,6 @@
 import { type Command, EXIT, requireString } from '../command.js'
-import { readLocalState } from '../local/local-state.js'
+import { runningChunks } from '../local/chunk-servers.js'
+import { readLocalState, type LocalDaemon } from '../local/local-state.js'
 import { runningMetas } from '../local/meta-members.js'
 import { stopProcess } from '../local/processes.js'
 
@@ -10,9 +11,10 @@ export const downCommand: Command = {
   summary: 'Stop a local cluster started by `tessera up`',
   usage: 'tessera down --dir DIR',
   details:
-    'Sends SIGTERM to every daemon recorded in DIR/local.json, then SIGKILL to those still\n' +
-    'running after 10 s. Only processes whose command line names their data directory in DIR\n' +
-    'are signalled. The data stays: `tessera up --dir DIR` starts the cluster again.',
+    'Sends SIGTERM to every daemon recorded in DIR/local.json (chunk servers first, then the meta\n' +
+    'members), then SIGKILL to those still running after 10 s. Only processes whose command line\n' +
+    'names their data directory in DIR are signalled. The data stays: `tessera up --dir DIR`\n' +
+    'starts the cluster again.',
   options: {
     dir: { type: 'string', value: 'DIR', description: 'the local cluster\'s directory' },
   },
@@ -23,15 +25,20 @@ export const downCommand: Command = {
       out.write(`no local cluster recorded in ${dir}\n`)
       return EXIT.ok
     }
-    const running = await runningMetas(state.metas)
-    const targets = state.metas.filter((_, i) => running[i])
-    const results = await Promise.all(targets.map((m) => stopProcess(m.pid, m.dataDir, GRACE_MS)))
-    const stuck = targets.filter((_, i) => !results[i])
+    const chunks = await stopAll(state.chunks, await runningChunks(state.chunks))
+    const metas = await stopAll(state.metas, await runningMetas(state.metas))
+    const stuck = [...chunks.stuck, ...metas.stuck]
     if (stuck.length > 0) {
-      err.write(`tessera down: could not stop ${stuck.map((m) => `${m.id} (pid ${m.pid})`).join(', ')}\n`)
+      err.write(`tessera down: could not stop ${stuck.map((d) => `${d.id} (pid ${d.pid})`).join(', ')}\n`)
       return EXIT.failure
     }
-    out.write(`stopped ${targets.length} meta member(s) in ${dir}\n`)
+    out.write(`stopped ${chunks.stopped} chunk server(s) and ${metas.stopped} meta member(s) in ${dir}\n`)
     return EXIT.ok
   },
+}
+
+async function stopAll(daemons: readonly LocalDaemon[], running: readonly boolean[]): Promise<{ stopped: number; stuck: LocalDaemon[] }> {
+  const targets = daemons.filter((_, i) => running[i])
+  const results = await Promise.all(targets.map((d) => stopProcess(d.pid, d.dataDir, GRACE_MS)))
+  return { stopped: targets.length, stuck: targets.filter((_, i) => !results[i]) }
 }

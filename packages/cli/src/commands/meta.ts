@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { MetaService, type NamespaceOptions } from '@tessera/meta'
+import { MetaService, type DataPathSettings, type NamespaceOptions } from '@tessera/meta'
 import { TesseraError, createLogger } from '@tessera/protocol'
 import { type Command, type ParsedOptions, EXIT, UsageError } from '../command.js'
 import { SECRET_FILE, readClusterConfig, readSecret } from '../cluster-files.js'
@@ -47,11 +47,17 @@ export const metaCommand: Command = {
     if (secretPath === undefined) throw new UsageError('--cluster DIR or --secret-file FILE is required')
     const secret = await readSecret(secretPath)
     const namespace: Partial<NamespaceOptions> = {}
-    if (settings.cluster !== undefined) namespace.maxBlockBytes = (await readClusterConfig(settings.cluster)).blockSize
+    const dataPath: Partial<DataPathSettings> = {}
+    if (settings.cluster !== undefined) {
+      const config = await readClusterConfig(settings.cluster)
+      namespace.maxBlockBytes = config.blockSize
+      namespace.replication = config.replication
+      dataPath.minCopies = config.minCopies
+    }
     const { host, port } = parseHostPort(settings.listen, '--listen')
     const logger = createLogger({ component: 'meta', nodeId: settings.id })
     const service = await MetaService.listen({
-      id: settings.id, dataDir: settings.data, host, port, secret, logger, namespace,
+      id: settings.id, dataDir: settings.data, host, port, secret, logger, namespace, dataPath,
       ...(settings.advertise === undefined ? {} : { advertise: settings.advertise }),
     })
     let fatal = false

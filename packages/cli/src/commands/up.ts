@@ -2,7 +2,8 @@ import { mkdir, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { type Command, EXIT, UsageError, requireString, stringOption } from '../command.js'
 import { CLUSTER_FILE, DEFAULT_BLOCK_SIZE, SECRET_FILE, formatCluster, readSecret } from '../cluster-files.js'
-import { readLocalState, writeLocalState, type LocalState } from '../local/local-state.js'
+import { planChunks, runningChunks, waitForChunks } from '../local/chunk-servers.js'
+import { readLocalState, writeLocalState, type LocalDaemon, type LocalState } from '../local/local-state.js'
 import { planMetas, runningMetas, tail, waitForLeader } from '../local/meta-members.js'
 import { spawnDaemon, stopProcess } from '../local/processes.js'
 
@@ -11,22 +12,27 @@ const READY_TIMEOUT_MS = 30_000
 export const upCommand: Command = {
   name: 'up',
   summary: 'Start a local cluster on loopback in the background',
-  usage: 'tessera up --dir DIR [--metas N] [--json]',
+  usage: 'tessera up --dir DIR [--metas N] [--chunks N] [--json]',
   details:
-    'Formats DIR if it holds no cluster, starts N meta members (default 3) as background\n' +
-    'processes on free loopback ports (logs in DIR/logs/, pids and addresses in DIR/local.json),\n' +
-    'and returns once a leader answers. On a running cluster it says so; after `tessera down`\n' +
-    'it restarts the same members on the same data. Stop it with `tessera down --dir DIR`.',
+    'Formats DIR if it holds no cluster, starts N meta members (default 3) and N chunk servers\n' +
+    '(default 3; data in DIR/chunk/<id>) as background processes on free loopback ports (logs in\n' +
+    'DIR/logs/, pids and addresses in DIR/local.json), and returns once a leader answers and every\n' +
+    'chunk server has registered. On a running cluster it says so; after `tessera down` it\n' +
+    'restarts the same daemons on the same data. Stop it with `tessera down --dir DIR`.',
   options: {
     dir: { type: 'string', value: 'DIR', description: 'the local cluster\'s directory' },
     metas: { type: 'string', value: 'N', description: 'meta members of a new cluster (default 3)' },
-    json: { type: 'boolean', description: 'print {metas: [{id, address, pid}]} as JSON' },
+    chunks: { type: 'string', value: 'N', description: 'chunk servers (default 3; more are added to a cluster with fewer)' },
+    json: { type: 'boolean', description: 'print {metas: [{id, address, pid}], chunks: [...]} as JSON' },
   },
   async run({ options, out, err }) {
     const dir = requireString(options, 'dir')
     const metasText = stringOption(options, 'metas')
     const count = metasText === undefined ? 3 : Number(metasText)
     if (!Number.isInteger(count) || count < 1 || count > 9) throw new UsageError('--metas must be between 1 and 9')
+    const chunksText = stringOption(options, 'chunks')
+    const chunkCount = chunksText === undefined ? 3 : Number(chunksText)
+    if (!Number.isInteger(chunkCount) || chunkCount < 0 || chunkCount > 32) throw new UsageError('--chunks must be between 0 and 32')
     await mkdir(dir, { recursive: true })
     if (!(await exists(join(dir, CLUSTER_FILE)))) {
       await formatCluster(dir, { blockSize: DEFAULT_BLOCK_SIZE, replication: 3, minCopies: 2 })
@@ -34,42 +40,66 @@ export const upCommand: Command = {
     const secret = await readSecret(join(dir, SECRET_FILE))
     let state: LocalState | undefined = await readLocalState(dir)
     if (state === undefined) {
-      state = { metas: await planMetas(dir, count) }
+      state = { metas: await planMetas(dir, count), chunks: [] }
     } else if (metasText !== undefined && count !== state.metas.length) {
       err.write(`tessera up: ${dir} already has ${state.metas.length} meta members; --metas ${count} is ignored\n`)
     }
-    const running = await runningMetas(state.metas)
-    const toStart = state.metas.filter((_, i) => !running[i])
-    if (toStart.length === 0) {
+    const metaAddresses = state.metas.map((m) => m.address)
+    if (state.chunks.length < chunkCount) {
+      state.chunks.push(...await planChunks(dir, chunkCount - state.chunks.length, metaAddresses, state.chunks.length + 1))
+    }
+    const metasRunning = await runningMetas(state.metas)
+    const chunksRunning = await runningChunks(state.chunks)
+    const metasToStart = state.metas.filter((_, i) => !metasRunning[i])
+    const chunksToStart = state.chunks.filter((_, i) => !chunksRunning[i])
+    if (metasToStart.length === 0 && chunksToStart.length === 0) {
       print(state, options.json === true, out, `cluster in ${dir} is already running`)
       return EXIT.ok
     }
     await mkdir(join(dir, 'logs'), { recursive: true })
-    for (const member of toStart) member.pid = spawnDaemon(member.args, member.logFile)
+    for (const member of metasToStart) member.pid = spawnDaemon(member.args, member.logFile)
     await writeLocalState(dir, state)
-    try {
-      await waitForLeader(state.metas, secret, READY_TIMEOUT_MS)
-    } catch (error) {
-      await Promise.all(toStart.map((m) => stopProcess(m.pid, m.dataDir, 3000)))
-      err.write(`tessera up: the cluster did not become ready: ${(error as Error).message}\n`)
-      for (const member of toStart) {
-        const lines = await tail(member.logFile)
-        if (lines !== '') err.write(`--- ${member.logFile} (last lines)\n${lines}\n`)
-      }
+    if (!(await ready(metasToStart, err, () => waitForLeader(state.metas, secret, READY_TIMEOUT_MS)))) return EXIT.failure
+    for (const chunk of chunksToStart) {
+      await mkdir(chunk.dataDir, { recursive: true })
+      chunk.pid = spawnDaemon(chunk.args, chunk.logFile)
+    }
+    await writeLocalState(dir, state)
+    if (!(await ready(chunksToStart, err, () => waitForChunks(chunksToStart, metaAddresses, secret, READY_TIMEOUT_MS)))) {
       return EXIT.failure
     }
-    print(state, options.json === true, out, `started ${toStart.length} meta member(s) in ${dir}`)
+    print(state, options.json === true, out,
+      `started ${metasToStart.length} meta member(s) and ${chunksToStart.length} chunk server(s) in ${dir}`)
     return EXIT.ok
   },
 }
 
+/** Waits for `started` to be ready; on failure stops them and shows the end of their logs. */
+async function ready(started: LocalDaemon[], err: NodeJS.WritableStream, wait: () => Promise<void>): Promise<boolean> {
+  if (started.length === 0) return true
+  try {
+    await wait()
+    return true
+  } catch (error) {
+    await Promise.all(started.map((d) => stopProcess(d.pid, d.dataDir, 3000)))
+    err.write(`tessera up: the cluster did not become ready: ${(error as Error).message}\n`)
+    for (const daemon of started) {
+      const lines = await tail(daemon.logFile)
+      if (lines !== '') err.write(`--- ${daemon.logFile} (last lines)\n${lines}\n`)
+    }
+    return false
+  }
+}
+
 function print(state: LocalState, json: boolean, out: NodeJS.WritableStream, headline: string): void {
+  const brief = (d: LocalDaemon) => ({ id: d.id, address: d.address, pid: d.pid })
   if (json) {
-    out.write(JSON.stringify({ metas: state.metas.map(({ id, address, pid }) => ({ id, address, pid })) }) + '\n')
+    out.write(JSON.stringify({ metas: state.metas.map(brief), chunks: state.chunks.map(brief) }) + '\n')
     return
   }
   out.write(`${headline}\n`)
   for (const m of state.metas) out.write(`  meta ${m.id}  ${m.address}  pid ${m.pid}\n`)
+  for (const c of state.chunks) out.write(`  chunk ${c.id}  ${c.address}  pid ${c.pid}\n`)
   out.write(`TESSERA_META=${state.metas.map((m) => m.address).join(',')}\n`)
 }
 

@@ -24,6 +24,8 @@ export interface LocalDaemon {
 
 export interface LocalState {
   metas: LocalDaemon[]
+  /** Chunk servers (absent in files written before they existed: read as none). */
+  chunks: LocalDaemon[]
 }
 
 export async function readLocalState(dir: string): Promise<LocalState | undefined> {
@@ -40,9 +42,11 @@ export async function readLocalState(dir: string): Promise<LocalState | undefine
   } catch {
     throw new TesseraError('EINVAL', `${path} is not valid JSON`)
   }
-  const metas = (value as { metas?: unknown }).metas
-  if (!Array.isArray(metas) || !metas.every(isDaemon)) throw new TesseraError('EINVAL', `${path}: malformed (expected {metas: [...]})`)
-  return { metas }
+  const { metas, chunks = [] } = value as { metas?: unknown; chunks?: unknown }
+  if (!Array.isArray(metas) || !metas.every(isDaemon) || !Array.isArray(chunks) || !chunks.every(isDaemon)) {
+    throw new TesseraError('EINVAL', `${path}: malformed (expected {metas: [...], chunks: [...]})`)
+  }
+  return { metas, chunks }
 }
 
 export async function writeLocalState(dir: string, state: LocalState): Promise<void> {

@@ -7,6 +7,8 @@ import {
   timespecSchema, type BlockId, type Timespec,
 } from '@tessera/protocol'
 import { Packr } from 'msgpackr'
+import { CLUSTER_OPS } from './cluster-map.js'
+import { parseClusterRequest } from './cluster-codec.js'
 import type { ClientRequest, MetaCommand, SystemRequest, Proposal } from './command.js'
 import { utf8Length } from './names.js'
 import { isValidNsec } from './options.js'
@@ -63,6 +65,7 @@ function parseSystemRequest(value: unknown): SystemRequest {
   const op = asRecord(value, 'req').op
   if (op === 'expireSessions') return { op }
   if (op === 'forgetBlocks') return { op, blocks: parseBlockIds(asRecord(value, 'req').blocks) }
+  if (typeof op === 'string' && CLUSTER_OPS.has(op)) return parseClusterRequest(asRecord(value, 'req'))
   return sessionRequestSchema.parse(value, 'command.req')
 }
 

@@ -7,15 +7,16 @@
 import type {
   BlockId, EmptyReply, LockCommandRequest, MetaReplies, MetaRequest, SessionRequest, Timespec,
 } from '@tessera/protocol'
+import type { ClusterReplies, ClusterRequest } from './cluster-map.js'
 
 /** Expire sessions idle longer than the session timeout, as of the command's time. */
 export interface ExpireSessionsRequest { op: 'expireSessions' }
 /** GC deleted these unreferenced blocks: drop them from the unreferenced table (if still there). */
 export interface ForgetBlocksRequest { op: 'forgetBlocks'; blocks: BlockId[] }
 
-export type SystemRequest = SessionRequest | ExpireSessionsRequest | ForgetBlocksRequest
+export type SystemRequest = SessionRequest | ExpireSessionsRequest | ForgetBlocksRequest | ClusterRequest
 
-export interface SystemReplies {
+export interface SystemReplies extends ClusterReplies {
   openSession: EmptyReply
   closeSession: EmptyReply
   expireSessions: { expired: number }

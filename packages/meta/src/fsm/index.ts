@@ -7,3 +7,7 @@ export type {
   ClientCommand, SystemCommand, MetaCommand, Proposal, SystemRequest, SystemReplies,
   ExpireSessionsRequest, ForgetBlocksRequest, ClientReplyOf, SystemReplyOf, ClientRequest,
 } from './command.js'
+export type {
+  ChunkServerRecord, ChunkState, ClusterRequest, ClusterReplies, RegisterChunkRequest, ChunkStateChangeRequest,
+  AddBlockLocationsRequest, RemoveBlockLocationRequest, BlockReportRequest,
+} from './cluster-map.js'

@@ -22,10 +22,11 @@ import {
   ROOT_INO, FileMode, TesseraError, type MetaQuery, type MetaResult, type LockCommandRequest,
   type ReplyOf, type Timespec, type WireError, type CommitFileReply, type BlockId,
 } from '@tessera/protocol'
-import { parseBlockId } from './block-list.js'
+import { blockIdOf, parseBlockId } from './block-list.js'
 import type {
   ClientCommand, ClientReplyOf, ClientRequest, MetaCommand, SystemCommand, SystemReplyOf, SystemRequest,
 } from './command.js'
+import { applyCluster, forgetLocations, type ChunkServerRecord, type ClusterRequest } from './cluster-map.js'
 import { Inode } from './inode.js'
 import { acquireLock, lockState, releaseLock, releaseSessions, type LockGrant, type LockState } from './locks.js'
 import { create, link, mkdir, mknod, rmdir, symlink, unlink } from './ops-entries.js'
@@ -140,6 +141,33 @@ export class Namespace {
       out.push({ ...parseBlockId(id), sinceMs })
     }
     return out
+  }
+
+  /** Every chunk server the map knows, by number. */
+  chunkServers(): ChunkServerRecord[] {
+    return [...this.tables.chunkServers.values()]
+  }
+
+  /** Numbers of the servers holding block `id` (the refs table's spelling), sorted. */
+  locationsOf(id: string): readonly number[] {
+    return this.tables.locations.get(id) ?? []
+  }
+
+  /** Copies known of an under-replicated block; undefined when it is not under-replicated. */
+  underReplicatedCopies(id: string): number | undefined {
+    return this.tables.underReplicated.get(id)
+  }
+
+  /** How many blocks are under-replicated (or referenced and without a known copy). */
+  get underReplicatedCount(): number {
+    return this.tables.underReplicated.size
+  }
+
+  /** Under-replicated blocks and their known copies, fewest copies first, for repair. */
+  underReplicatedBlocks(limit: number): { block: BlockId; copies: number }[] {
+    const all = [...this.tables.underReplicated.entries()]
+    all.sort(([a, x], [b, y]) => x - y || (a < b ? -1 : a > b ? 1 : 0))
+    return all.slice(0, limit).map(([id, copies]) => ({ block: parseBlockId(id), copies }))
   }
 
   /** Sets the one listener for lock grants (an output of apply; never changes the state). */
@@ -261,10 +289,20 @@ export class Namespace {
       case 'forgetBlocks': {
         let forgotten = 0
         for (const block of req.blocks) {
-          if (unreferenced.delete([block.key, block.len.toString(16)].join(''))) forgotten++
+          const id = blockIdOf(block.key, block.len)
+          if (unreferenced.delete(id)) {
+            forgotten++
+            forgetLocations(this.tables, id)
+          }
         }
         return { ok: true, value: { forgotten } }
       }
+      case 'registerChunk':
+      case 'chunkStateChange':
+      case 'addBlockLocations':
+      case 'removeBlockLocation':
+      case 'blockReport':
+        return { ok: true, value: applyCluster(this.tables, req as ClusterRequest, this.opts.replication) }
       default: return assertNever(req)
     }
   }

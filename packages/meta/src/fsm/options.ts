@@ -18,6 +18,8 @@ export interface NamespaceOptions {
   maxBlockBytes: number
   /** Most bytes of extended attribute names and values on one inode (else ENOSPC). */
   maxXattrBytesPerInode: number
+  /** Copies each block should have: fewer is under-replicated (the cluster map's repair list). */
+  replication: number
 }
 
 export const DEFAULT_OPTIONS: Readonly<NamespaceOptions> = {
@@ -25,6 +27,7 @@ export const DEFAULT_OPTIONS: Readonly<NamespaceOptions> = {
   maxLinks: 65000,
   maxBlockBytes: 4 * 1024 * 1024,
   maxXattrBytesPerInode: 4 * LIMITS.maxXattrValueBytes,
+  replication: 3,
 }
 
 /** What an operation works with. */

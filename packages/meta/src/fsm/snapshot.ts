@@ -11,22 +11,34 @@
  *   ['entries', [[parent, name, ino], ...]]
  *   ['unreferenced', [[blockId, sinceMs], ...]]
  *   ['locks', [[ino, [[session, id, mode], ...holders], [[session, id, mode], ...waiters]], ...]]
- *   ['end', {sessions, inodes, entries, unreferenced, locks}]   (record counts, checked on restore)
+ *   ['chunkServers', [[num, id, address, zone, capacityBytes, usedBytes, state], ...]]
+ *   ['locations', [[blockId, [num, ...]], ...]]
+ *   ['underReplicated', [[blockId, copies], ...]]
+ *   ['end', {sessions, inodes, entries, unreferenced, locks, chunkServers, locations, underReplicated}]
+ *   (record counts, checked on restore)
  * Version 1 (before locks) has no locks section and no locks count; it restores with no locks.
+ * Versions 1 and 2 (before the cluster map) restore with an empty map and replication 3.
  * Sections come in this order; records in key order. Reference counts and counters are not
  * stored: restore derives them from the files' block lists.
  */
 import { FileMode, TesseraError, type LockMode, type MetaResult } from '@tessera/protocol'
 import { blockIdsOf, parseBlockId, checkBlockRefs, decodeBlocks, usedBytes } from './block-list.js'
+import { BLOCK_ID } from './cluster-codec.js'
 import { pack, unpack } from './codec.js'
 import { Inode, type XattrList } from './inode.js'
 import { validLockEntry, type LockEntry, type LockHolder } from './locks.js'
 import type { NamespaceOptions } from './options.js'
 import { dentryKey, emptyTables, splitDentryKey, type Session, type Tables } from './tables.js'
 
-export const SNAPSHOT_VERSION = 2
-const SECTIONS = ['header', 'sessions', 'inodes', 'entries', 'unreferenced', 'locks', 'end'] as const
-const COUNTED = ['sessions', 'inodes', 'entries', 'unreferenced', 'locks'] as const
+export const SNAPSHOT_VERSION = 3
+const SECTIONS = [
+  'header', 'sessions', 'inodes', 'entries', 'unreferenced', 'locks', 'chunkServers', 'locations', 'underReplicated', 'end',
+] as const
+const COUNTED = ['sessions', 'inodes', 'entries', 'unreferenced', 'locks', 'chunkServers', 'locations', 'underReplicated'] as const
+/** Counts a snapshot of this version does not carry (their sections are absent, so 0). */
+const ADDED_IN: Readonly<Record<(typeof COUNTED)[number], number>> = {
+  sessions: 1, inodes: 1, entries: 1, unreferenced: 1, locks: 2, chunkServers: 3, locations: 3, underReplicated: 3,
+}
 type Section = (typeof SECTIONS)[number]
 
 /** A chunk holds about this many bytes (estimated before encoding) or this many records. */
@@ -56,7 +68,7 @@ export class SnapshotWriter implements IterableIterator<Uint8Array> {
 
 function* writeChunks(view: Tables, options: Readonly<NamespaceOptions>): Generator<Uint8Array, void, undefined> {
   yield pack(['header', { version: SNAPSHOT_VERSION, appliedIndex: view.appliedIndex, options: { ...options } }])
-  const counts = { sessions: 0, inodes: 0, entries: 0, unreferenced: 0, locks: 0 }
+  const counts = { sessions: 0, inodes: 0, entries: 0, unreferenced: 0, locks: 0, chunkServers: 0, locations: 0, underReplicated: 0 }
   counts.sessions = yield* section('sessions', view.sessions.entries(), ([id, s]) => {
     const record = [id, s.lastSeq, s.lastActiveMs, s.lastReply ?? null]
     return [record, pack(record).byteLength]
@@ -79,6 +91,10 @@ function* writeChunks(view: Tables, options: Readonly<NamespaceOptions>): Genera
     const encode = (l: LockHolder) => [l.session, l.id, l.mode]
     return [[ino, entry.holders.map(encode), entry.waiters.map(encode)], 64 * (entry.holders.length + entry.waiters.length)]
   })
+  counts.chunkServers = yield* section('chunkServers', view.chunkServers.entries(), ([num, c]) =>
+    [[num, c.id, c.address, c.zone, c.capacityBytes, c.usedBytes, c.state], 64 + c.id.length + c.address.length + c.zone.length])
+  counts.locations = yield* section('locations', view.locations.entries(), ([id, nums]) => [[id, nums], 32 + 4 * nums.length])
+  counts.underReplicated = yield* section('underReplicated', view.underReplicated.entries(), ([id, copies]) => [[id, copies], 32])
   yield pack(['end', counts])
 }
 
@@ -121,7 +137,7 @@ export class SnapshotReader {
   private options: NamespaceOptions | undefined
   private stage = -1
   private version = SNAPSHOT_VERSION
-  private readonly counts = { sessions: 0, inodes: 0, entries: 0, unreferenced: 0, locks: 0 }
+  private readonly counts = { sessions: 0, inodes: 0, entries: 0, unreferenced: 0, locks: 0, chunkServers: 0, locations: 0, underReplicated: 0 }
   private ended = false
 
   push(chunk: Uint8Array): void {
@@ -145,16 +161,18 @@ export class SnapshotReader {
 
   private readHeader(payload: unknown): void {
     const h = payload as { version?: unknown; appliedIndex?: unknown; options?: Record<string, unknown> } | null
-    if (typeof h !== 'object' || h === null || (h.version !== SNAPSHOT_VERSION && h.version !== 1)) corrupt('unsupported version')
+    if (typeof h !== 'object' || h === null || (h.version !== SNAPSHOT_VERSION && h.version !== 1 && h.version !== 2)) corrupt('unsupported version')
     this.version = h.version
     if (!isUint(h.appliedIndex)) corrupt('bad applied index')
     const o = h.options
     if (typeof o !== 'object' || o === null) corrupt('no options')
     const { sessionTimeoutMs, maxLinks, maxBlockBytes, maxXattrBytesPerInode } = o
-    if (!isUint(sessionTimeoutMs) || !isUint(maxLinks) || !isUint(maxBlockBytes) || !isUint(maxXattrBytesPerInode)) {
+    const replication = o.replication ?? (this.version < 3 ? 3 : undefined)
+    if (!isUint(sessionTimeoutMs) || !isUint(maxLinks) || !isUint(maxBlockBytes) || !isUint(maxXattrBytesPerInode) ||
+      !isUint(replication) || replication < 1) {
       corrupt('bad options')
     }
-    this.options = { sessionTimeoutMs, maxLinks, maxBlockBytes, maxXattrBytesPerInode }
+    this.options = { sessionTimeoutMs, maxLinks, maxBlockBytes, maxXattrBytesPerInode, replication }
     this.tables.appliedIndex = h.appliedIndex
   }
 
@@ -162,7 +180,7 @@ export class SnapshotReader {
     const c = payload as Record<string, unknown> | null
     if (typeof c !== 'object' || c === null) corrupt('bad end')
     for (const key of COUNTED) {
-      if (key === 'locks' && this.version === 1 && c[key] === undefined && this.counts.locks === 0) continue
+      if (this.version < ADDED_IN[key] && c[key] === undefined && this.counts[key] === 0) continue
       if (c[key] !== this.counts[key]) corrupt(`${key}: ${this.counts[key]} records, end says ${String(c[key])}`)
     }
     this.ended = true
@@ -211,6 +229,34 @@ export class SnapshotReader {
         if (!validLockEntry(entry)) corrupt(`inconsistent locks on inode ${ino}`)
         t.locks.set(ino, entry)
         this.counts.locks++
+        return
+      }
+      case 'chunkServers': {
+        const [num, id, address, zone, capacityBytes, usedBytes, state] = record as unknown[]
+        if (!isUint(num) || num !== t.chunkServers.size + 1 || typeof id !== 'string' || id === '' ||
+          typeof address !== 'string' || typeof zone !== 'string' || !isUint(capacityBytes) || !isUint(usedBytes) ||
+          (state !== 'up' && state !== 'down' && state !== 'draining')) {
+          corrupt('bad chunk server')
+        }
+        t.chunkServers.set(num, { num, id, address, zone, capacityBytes, usedBytes, state })
+        this.counts.chunkServers++
+        return
+      }
+      case 'locations': {
+        const [id, nums] = record as unknown[]
+        if (typeof id !== 'string' || !BLOCK_ID.test(id) || !Array.isArray(nums) || nums.length === 0 ||
+          !nums.every((n, i) => isUint(n) && t.chunkServers.has(n) && (i === 0 || n > nums[i - 1]))) {
+          corrupt('bad block location')
+        }
+        t.locations.set(id, nums as number[])
+        this.counts.locations++
+        return
+      }
+      case 'underReplicated': {
+        const [id, copies] = record as unknown[]
+        if (typeof id !== 'string' || !BLOCK_ID.test(id) || !isUint(copies)) corrupt('bad under-replicated block')
+        t.underReplicated.set(id, copies)
+        this.counts.underReplicated++
         return
       }
       default:

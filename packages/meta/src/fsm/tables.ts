@@ -11,9 +11,11 @@
  *   referenced again leaves this table. GC reads it and forgets blocks it has deleted.
  * - sessions: client session id -> Session
  * - locks: inode number -> LockEntry (advisory locks: holders and FIFO waiters; see locks.ts)
+ * - chunkServers, locations, underReplicated: the cluster map (see cluster-map.ts)
  */
 import type { MetaResult } from '@tessera/protocol'
 import { numberTree, stringTree, type BTree } from './btree.js'
+import type { ChunkServerRecord } from './cluster-map.js'
 import type { Inode } from './inode.js'
 import type { LockEntry } from './locks.js'
 
@@ -49,6 +51,9 @@ export interface Tables {
   unreferenced: BTree<string, number>
   sessions: BTree<string, Session>
   locks: BTree<number, LockEntry>
+  chunkServers: BTree<number, ChunkServerRecord>
+  locations: BTree<string, readonly number[]>
+  underReplicated: BTree<string, number>
   counters: Counters
   /** Raft index of the last command applied (0: none since format). */
   appliedIndex: number
@@ -62,6 +67,9 @@ export function emptyTables(): Tables {
     unreferenced: stringTree(),
     sessions: stringTree(),
     locks: numberTree(),
+    chunkServers: numberTree(),
+    locations: stringTree(),
+    underReplicated: stringTree(),
     counters: zeroCounters(),
     appliedIndex: 0,
   }
@@ -76,6 +84,9 @@ export function cloneTables(t: Tables): Tables {
     unreferenced: t.unreferenced.clone(),
     sessions: t.sessions.clone(),
     locks: t.locks.clone(),
+    chunkServers: t.chunkServers.clone(),
+    locations: t.locations.clone(),
+    underReplicated: t.underReplicated.clone(),
     counters: { ...t.counters },
     appliedIndex: t.appliedIndex,
   }

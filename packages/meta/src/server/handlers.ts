@@ -10,7 +10,7 @@
 import { randomUUID } from 'node:crypto'
 import {
   MAX_LOCK_HOLD_MS, TesseraError, type ExecReply, type LockReply, type QueryReply, type Handlers, type MemberStatus, type MetaCatalogue, type MetaResult, type MetaStatus,
-  type ProtocolCatalogue, type Timespec,
+  type ProtocolCatalogue, type Timespec, type ClusterCatalogue,
 } from '@tessera/protocol'
 import type { RaftNode } from '@tessera/raft'
 import { encodeCommand, type Proposal } from '../fsm/index.js'
@@ -18,9 +18,12 @@ import type { Counter } from './metrics.js'
 import type { NamespaceStateMachine } from './state-machine.js'
 
 export type ServedCatalogue = {
-  methods: ProtocolCatalogue['methods'] & MetaCatalogue['methods']
+  methods: ProtocolCatalogue['methods'] & MetaCatalogue['methods'] & ClusterCatalogue['methods']
   notifications: ProtocolCatalogue['notifications'] & MetaCatalogue['notifications']
 }
+
+/** The cluster map's methods (served by cluster-handlers.ts). */
+export type ClusterMethod = keyof ClusterCatalogue['methods']
 
 export interface HandlerDeps {
   /** The running node; throws UNAVAILABLE before start and after stop. */
@@ -112,7 +115,7 @@ async function waitUntil(check: () => boolean, timeoutMs: number): Promise<boole
   return true
 }
 
-export function metaHandlers(deps: HandlerDeps): Handlers<ServedCatalogue> {
+export function metaHandlers(deps: HandlerDeps): Omit<Handlers<ServedCatalogue>, ClusterMethod> {
   const ns = () => deps.stateMachine.namespace
   return {
     'meta.openSession': async () => {

@@ -1,3 +1,5 @@
 export { MetaService, formatAddress, type MetaServiceOptions, type StartOptions } from './service.js'
 export { NamespaceStateMachine } from './state-machine.js'
 export { MetricsRegistry, Counter, Histogram } from './metrics.js'
+export { DEFAULT_DATA_PATH, type DataPathSettings } from './cluster-handlers.js'
+export { blockIdOfChunkKey, blockIdOfRef, chunkKeyOfBlockId } from './block-names.js'

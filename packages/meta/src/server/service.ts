@@ -12,14 +12,16 @@ import type { Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import {
-  RpcServer, TesseraError, mergeCatalogues, metaCatalogue, protocolCatalogue, silentLogger,
+  RpcServer, TesseraError, clusterCatalogue, mergeCatalogues, metaCatalogue, protocolCatalogue, silentLogger,
   type Logger, type NodeId, type NotificationHandlers,
 } from '@tessera/protocol'
 import { NodeDisk, RaftNode, RaftStorage, RpcRaftTransport, registerRaftStep, type RaftNodeOptions } from '@tessera/raft'
 import type { NamespaceOptions } from '../fsm/index.js'
 import { createAdminServer, type Health } from './admin-http.js'
 import { DataDirLock } from './data-lock.js'
-import { metaHandlers, proposeCommand, wallClock, type HandlerDeps, type ServedCatalogue } from './handlers.js'
+import { ChunkLiveness } from './chunk-liveness.js'
+import { DEFAULT_DATA_PATH, clusterHandlers, type ClusterDeps, type DataPathSettings } from './cluster-handlers.js'
+import { metaHandlers, proposeCommand, wallClock, type ServedCatalogue } from './handlers.js'
 import { MetricsRegistry } from './metrics.js'
 import { NamespaceStateMachine } from './state-machine.js'
 
@@ -43,6 +45,8 @@ export interface MetaServiceOptions {
   expireIntervalMs?: number
   /** How long meta.transferLeader waits for the new leader (default 5 s). */
   transferWaitMs?: number
+  /** The data path: fewest copies, chunk server timeout, token lifetime. */
+  dataPath?: Partial<DataPathSettings>
 }
 
 export interface StartOptions {
@@ -51,6 +55,10 @@ export interface StartOptions {
   /** Start empty, as a member the leader will add (`meta.members add`), instead of founding. */
   join?: boolean
 }
+
+/** Everything a member serves: raft.step between members, meta.* and the cluster map's calls. */
+const MEMBER_CATALOGUE: ServedCatalogue = mergeCatalogues(mergeCatalogues(protocolCatalogue, metaCatalogue), clusterCatalogue)
+type MemberCatalogue = ServedCatalogue
 
 const ROLES = ['follower', 'preCandidate', 'candidate', 'leader'] as const
 
@@ -62,16 +70,19 @@ export class MetaService {
   private node: RaftNode | undefined
   private lock: DataDirLock | undefined
   private expireTimer: NodeJS.Timeout | undefined
+  private livenessTimer: NodeJS.Timeout | undefined
+  private ledInTerm = 0
+  private readonly markingDown = new Set<string>()
   private stopped = false
   private failed = false
 
   private constructor(
     private readonly options: MetaServiceOptions,
     private readonly http: Server,
-    private readonly rpc: RpcServer<ServedCatalogue>,
+    private readonly rpc: RpcServer<MemberCatalogue>,
     address: string,
     stateMachine: NamespaceStateMachine,
-    private readonly deps: HandlerDeps,
+    private readonly deps: ClusterDeps,
     private readonly metrics: MetricsRegistry,
   ) {
     this.id = options.id
@@ -87,7 +98,7 @@ export class MetaService {
     const applySeconds = metrics.histogram('tessera_meta_apply_seconds', 'Time to apply one committed command to the namespace')
     const stateMachine = new NamespaceStateMachine(options.namespace ?? {}, logger, (s) => applySeconds.observe(s))
     let service: MetaService | undefined
-    const deps: HandlerDeps = {
+    const deps: ClusterDeps = {
       node: () => {
         const node = service?.node
         if (node === undefined || service!.stopped) throw new TesseraError('UNAVAILABLE', `meta member ${options.id} is not running`)
@@ -98,17 +109,23 @@ export class MetaService {
       proposals: metrics.counter('tessera_meta_proposals_total', 'Commands this member proposed as leader'),
       now: wallClock,
       transferWaitMs: options.transferWaitMs ?? 5000,
+      secret: options.secret,
+      liveness: new ChunkLiveness(),
+      settings: { ...DEFAULT_DATA_PATH, ...options.dataPath },
+      logger,
+      clockMs: Date.now,
+      random: Math.random,
     }
     const http = createAdminServer({
       health: () => service?.health() ?? { healthy: false, body: { status: 'starting' } },
       metrics: () => service?.metrics.render() ?? '',
     })
-    const catalogue: ServedCatalogue = mergeCatalogues(protocolCatalogue, metaCatalogue)
-    const notificationHandlers: NotificationHandlers<ServedCatalogue> = {}
+    const catalogue = MEMBER_CATALOGUE
+    const notificationHandlers: NotificationHandlers<typeof catalogue> = {}
     registerRaftStep(notificationHandlers, () => service?.node, logger)
-    const rpc = await RpcServer.listen({
+    const rpc = await RpcServer.listen<MemberCatalogue>({
       catalogue,
-      handlers: metaHandlers(deps),
+      handlers: { ...metaHandlers(deps), ...clusterHandlers(deps) },
       notificationHandlers,
       secret: options.secret,
       serverId: options.id,
@@ -176,6 +193,8 @@ export class MetaService {
     const interval = this.options.expireIntervalMs ?? 10_000
     this.expireTimer = setInterval(() => this.expireSessions(), interval)
     this.expireTimer.unref()
+    this.livenessTimer = setInterval(() => this.checkChunkLiveness(), 1000)
+    this.livenessTimer.unref()
     this.logger.info({ id: this.id, address: this.address, peers, join: start.join === true }, 'meta: member started')
   }
 
@@ -189,6 +208,7 @@ export class MetaService {
     if (this.stopped) return
     this.stopped = true
     if (this.expireTimer !== undefined) clearInterval(this.expireTimer)
+    if (this.livenessTimer !== undefined) clearInterval(this.livenessTimer)
     this.stateMachine.lockWaiters.wakeAll()
     await this.node?.stop()
     await this.lock?.release()
@@ -217,6 +237,34 @@ export class MetaService {
       },
       (err: Error) => this.logger.debug({ err: err.message }, 'meta: expireSessions not applied'),
     )
+  }
+
+  /**
+   * On the leader: a chunk server not heard from within the timeout is declared down (one log
+   * line; the state change goes through the log, the heartbeat times never do). A new leader
+   * first gives every server a full timeout.
+   */
+  private checkChunkLiveness(): void {
+    const node = this.node
+    if (node === undefined || this.stopped || !node.isLeader()) return
+    const { liveness, settings } = this.deps
+    const now = Date.now()
+    const servers = this.stateMachine.namespace.chunkServers()
+    const term = node.status().term
+    if (term !== this.ledInTerm) {
+      this.ledInTerm = term
+      liveness.reset(servers.filter((s) => s.state !== 'down').map((s) => s.id), now)
+      return
+    }
+    for (const server of servers) {
+      if (server.state === 'down' || this.markingDown.has(server.id) || liveness.isLive(server.id, now, settings.chunkTimeoutMs)) continue
+      this.markingDown.add(server.id)
+      const silentMs = now - (liveness.lastHeardMs(server.id) ?? now)
+      proposeCommand(this.deps, { kind: 'system', time: wallClock(), req: { op: 'chunkStateChange', id: server.id, state: 'down' } }).then(
+        () => this.logger.warn({ chunk: server.id, address: server.address, silentMs }, 'meta: chunk server missed its heartbeats; marked down'),
+        (err: Error) => this.logger.debug({ chunk: server.id, err: err.message }, 'meta: marking a chunk server down failed'),
+      ).finally(() => this.markingDown.delete(server.id))
+    }
   }
 
   private registerGauges(): void {

@@ -8,15 +8,22 @@
  *                                               readIndex(ctx) / transferLeadership(to)
  *   then, while core.hasReady():
  *     const rd = core.ready()
- *     1. persist rd.hardState, rd.entries (truncating the stored suffix from entries[0].index)
+ *     1. send rd.messages at once: the leader's appends, heartbeats and snapshot chunks, and
+ *        heartbeat answers. None promises durable state, so the leader's disk write runs in
+ *        parallel with the followers' (Raft thesis §10.2.1);
+ *     2. persist rd.hardState, rd.entries (truncating the stored suffix from entries[0].index)
  *        and rd.snapshot durably (fsync when rd.mustSync); restore the application from
  *        rd.snapshot if present;
- *     2. THEN send rd.messages (vote grants and append acks promise durable state);
- *     3. THEN apply rd.committedEntries in order and serve rd.readStates once applied >= index;
- *     4. THEN core.advance(rd) (this also applies membership changes from ConfChange entries).
+ *     3. THEN send rd.messagesAfterPersist (append and snapshot acks, vote requests and answers:
+ *        they promise that this Ready's state is durable);
+ *     4. THEN apply rd.committedEntries in order and serve rd.readStates once applied >= index;
+ *     5. THEN core.advance(rd): this reports rd.entries persisted (only now do the leader's own
+ *        entries count toward the commit quorum, as etcd's self-acks after async storage writes)
+ *        and applies membership changes from ConfChange entries.
  *
- * Because the driver persists before sending, the leader counts its own new entries toward
- * commit at once. A proposal is done when an entry with its {index, term} is applied; if an
+ * A crash between 1 and 3 is safe: the leader's entries reached followers without being durable
+ * here, exactly as if the leader's write had been lost, and it never counted itself for them.
+ * A proposal is done when an entry with its {index, term} is applied; if an
  * entry with that index but another term is applied (or the node loses leadership, visible in
  * rd.softState) the proposal was lost and may be retried. Pending reads are likewise dropped
  * when leadership changes. The core keeps the log since the last snapshot in memory: the

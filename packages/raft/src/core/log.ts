@@ -170,6 +170,11 @@ export class RaftLog {
     return this.entriesFrom(this.unstableFrom)
   }
 
+  /** The last index of the durable prefix of the log (entries the driver reported persisted). */
+  stableIndex(): number {
+    return Math.min(this.unstableFrom - 1, this.lastIndex())
+  }
+
   /** The driver persisted entries up to (index, term). Ignored if they were replaced since. */
   stableTo(index: number, term: number): void {
     if (index >= this.unstableFrom && this.matchTerm(index, term)) this.unstableFrom = index + 1

@@ -100,7 +100,10 @@ export class RaftCore {
   private snapshot: Snapshot | undefined
   private incoming: IncomingSnapshot | undefined
 
+  /** Messages that may leave at once (see Ready.messages). */
   private msgs: RaftMessage[] = []
+  /** Messages that leave once the Ready they are handed out with is durable (Ready.messagesAfterPersist). */
+  private msgsAfterPersist: RaftMessage[] = []
   private readStates: ReadState[] = []
   private prevSoft: SoftState
   private prevHard: HardState
@@ -306,6 +309,7 @@ export class RaftCore {
     if (this.outstanding) return false
     return (
       this.msgs.length > 0 ||
+      this.msgsAfterPersist.length > 0 ||
       this.readStates.length > 0 ||
       this.log.pendingSnapshot !== undefined ||
       this.log.unstableEntries().length > 0 ||
@@ -316,8 +320,9 @@ export class RaftCore {
   }
 
   /**
-   * The outstanding work. The driver persists hardState, entries and snapshot (fsync when
-   * mustSync), THEN sends messages, THEN applies committedEntries, THEN calls advance(rd).
+   * The outstanding work. The driver sends messages (at once, in parallel with its disk
+   * write), persists hardState, entries and snapshot (fsync when mustSync), THEN sends
+   * messagesAfterPersist, THEN applies committedEntries, THEN calls advance(rd).
    */
   ready(): Ready {
     if (this.outstanding) throw new Error('raft: ready() called again before advance()')
@@ -329,6 +334,7 @@ export class RaftCore {
       entries,
       committedEntries: this.log.nextCommittedEntries(),
       messages: this.msgs,
+      messagesAfterPersist: this.msgsAfterPersist,
       readStates: this.readStates,
       mustSync: entries.length > 0 || snapshot !== undefined || hard.term !== this.prevHard.term || hard.vote !== this.prevHard.vote,
     }
@@ -336,6 +342,7 @@ export class RaftCore {
     if (!sameSoft(soft, this.prevSoft)) rd.softState = soft
     if (snapshot !== undefined) rd.snapshot = snapshot
     this.msgs = []
+    this.msgsAfterPersist = []
     this.readStates = []
     this.prevHard = hard
     this.prevSoft = soft
@@ -343,7 +350,11 @@ export class RaftCore {
     return rd
   }
 
-  /** Acknowledges that `rd` was persisted, sent and applied. Applies membership changes. */
+  /**
+   * Acknowledges that `rd` was persisted, sent and applied. Applies membership changes. On the
+   * leader, this is where its own entries start to count toward a commit: only once durable
+   * (it sent them to the followers before writing them, Raft thesis §10.2.1).
+   */
   advance(rd: Ready): void {
     if (!this.outstanding) throw new Error('raft: advance() without an outstanding ready()')
     this.outstanding = false
@@ -357,6 +368,10 @@ export class RaftCore {
       if (e.index <= this.log.applied) continue
       this.log.appliedTo(e.index)
       if (e.kind === EntryKind.ConfChange) this.applyConfEntry(e)
+    }
+    if (this.role === 'leader' && last !== undefined) {
+      const self = this.progress.get(this.id)
+      if (self !== undefined && self.maybeUpdate(this.log.stableIndex()) && this.maybeCommit()) this.bcastAppend()
     }
   }
 
@@ -451,7 +466,8 @@ export class RaftCore {
 
   private newProgress(id: NodeId): Progress {
     const pr = new Progress(this.log.lastIndex() + 1, this.cfg.maxInflightMsgs, this.conf.learners.includes(id))
-    if (id === this.id) pr.match = this.log.lastIndex()
+    // Our own match is what is durable here: the leader counts itself only for persisted entries.
+    if (id === this.id) pr.match = this.log.stableIndex()
     return pr
   }
 
@@ -778,13 +794,14 @@ export class RaftCore {
     return { index: this.log.lastIndex(), term: this.term }
   }
 
-  /** Leader: stamps term and index on new entries, appends, counts itself, maybe commits. */
+  /**
+   * Leader: stamps term and index on new entries and appends them. They count toward a commit
+   * for the leader itself only once the driver reports them persisted (advance()).
+   */
   private appendEntries(ents: Entry[]): void {
     const last = this.log.lastIndex()
     const stamped = ents.map((e, k) => ({ term: this.term, index: last + 1 + k, kind: e.kind, data: e.data }))
     this.log.append(stamped)
-    this.progress.get(this.id)?.maybeUpdate(this.log.lastIndex())
-    this.maybeCommit()
   }
 
   /** §5.3/§5.4.2: commit the majority-matched index, only if its entry is of the current term. */
@@ -1024,7 +1041,9 @@ export class RaftCore {
   // ---------------------------------------------------------------- helpers
 
   private send<M extends RaftMessage>(m: Omit<M, 'from'>): void {
-    this.msgs.push({ ...m, from: this.id } as unknown as RaftMessage)
+    const message = { ...m, from: this.id } as unknown as RaftMessage
+    if (promisesDurableState(message)) this.msgsAfterPersist.push(message)
+    else this.msgs.push(message)
   }
 
   private hardState(): HardState {
@@ -1033,6 +1052,31 @@ export class RaftCore {
 
   private softState(): SoftState {
     return { role: this.role, leader: this.leader }
+  }
+}
+
+/**
+ * Messages that may only leave once the state they were produced with is durable (etcd's
+ * msgsAfterAppend, thesis §3.8): acks of entries and snapshots, vote answers, and vote
+ * requests (the candidate counted its own vote at once, so that vote must be durable first).
+ */
+function promisesDurableState(m: RaftMessage): boolean {
+  switch (m.type) {
+    case 'appendResp':
+    case 'snapshotResp':
+    case 'vote':
+    case 'voteResp':
+    case 'preVote':
+    case 'preVoteResp':
+      return true
+    case 'append':
+    case 'heartbeat':
+    case 'heartbeatResp':
+    case 'snapshot':
+    case 'timeoutNow':
+      return false
+    default:
+      return assertNever(m, 'message')
   }
 }
 

@@ -85,12 +85,23 @@ export interface Ready {
   snapshot?: Snapshot
   /** Entries to apply, in order (after persisting the above). */
   committedEntries: Entry[]
-  /** Messages to send after persisting. */
+  /**
+   * Messages the driver may send at once, before or while it persists this Ready: the
+   * leader's appends, heartbeats, snapshot chunks and TimeoutNow, and heartbeat answers. None
+   * of them promises durable state (the leader counts itself toward a commit only for entries
+   * it reported persisted through advance()).
+   */
   messages: RaftMessage[]
+  /**
+   * Messages to send only once this Ready's hard state, entries and snapshot are durable:
+   * append and snapshot acks and vote answers (they promise durable state), and vote requests
+   * (a candidate counts its own vote, which must be durable before anyone else's can arrive).
+   */
+  messagesAfterPersist: RaftMessage[]
   readStates: ReadState[]
   /** Set when role or leader changed. */
   softState?: SoftState
-  /** True when the hard state's term/vote, entries or a snapshot must be fsynced before sending. */
+  /** True when the hard state's term/vote, entries or a snapshot must be fsynced before messagesAfterPersist go out. */
   mustSync: boolean
 }
 

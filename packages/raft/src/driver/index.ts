@@ -2,6 +2,7 @@ export { RaftNode, type RaftNodeOptions, type RaftNodeStatus, type ProposeOption
 export type { RaftStateMachine } from './state-machine.js'
 export type { RaftTransport } from './transport.js'
 export { encodeSnapshotEnvelope, decodeSnapshotEnvelope, type SnapshotEnvelope } from './snapshot-envelope.js'
+export { StageTimer, LEADER_STAGES, FOLLOWER_STAGES, type StageReport, type StageSummary, type LeaderStage, type FollowerStage } from './stage-timer.js'
 export {
   RpcRaftTransport,
   raftStepHandler,

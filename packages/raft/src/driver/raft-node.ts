@@ -1,9 +1,10 @@
 /**
  * RaftNode: runs one member of a Raft group for real. It owns the I/O the pure core leaves
  * out: a tick timer, the durable RaftStorage, a transport to the peers, and the application
- * state machine. The loop follows the core's contract (core/index.ts): persist, then send,
- * then apply, then advance. While one Ready is being persisted, new proposals and messages
- * accumulate in the core and go to disk together in the next one: that is the group commit.
+ * state machine. The loop follows the core's contract (core/index.ts): send what may leave at
+ * once, persist, then send what promises durable state, then apply, then advance. While one
+ * Ready is being persisted, new proposals and messages accumulate in the core and go to disk
+ * together in the next one: that is the group commit.
  */
 import { randomBytes } from 'node:crypto'
 import {
@@ -23,6 +24,7 @@ import type { RaftStorage } from '../storage/index.js'
 import type { RaftStateMachine } from './state-machine.js'
 import type { RaftTransport } from './transport.js'
 import { decodeSnapshotEnvelope, encodeSnapshotEnvelope } from './snapshot-envelope.js'
+import { StageTimer, type StageReport } from './stage-timer.js'
 
 export interface RaftNodeOptions {
   id: NodeId
@@ -51,6 +53,8 @@ export interface RaftNodeOptions {
   maxInflightMsgs?: number
   maxSizePerMsg?: number
   rng?: RaftRng
+  /** Time each proposal's stages (persisted, sent, acked, committed, applied); see stageReport(). */
+  measureStages?: boolean
 }
 
 export interface ProposeOptions {
@@ -116,6 +120,7 @@ export class RaftNode {
   private nextReadId = 1
   private role: Role = 'follower'
   private leader: NodeId = ''
+  private readonly stages: StageTimer | undefined
 
   private constructor(options: RaftNodeOptions, initial: InitialState, members: Map<NodeId, string>) {
     this.id = options.id
@@ -126,6 +131,7 @@ export class RaftNode {
     this.snapshotEntries = options.snapshotEntries ?? 20_000
     this.catchUpEntries = options.catchUpEntries ?? 5_000
     this.tickMs = options.tickMs ?? 100
+    this.stages = options.measureStages === true ? new StageTimer() : undefined
     this.applied = initial.applied
     this.snapshotIndex = initial.snapshot?.meta.index ?? 0
     this.appliedTerm = initial.snapshot?.meta.term ?? 0
@@ -182,6 +188,7 @@ export class RaftNode {
   /** Messages from peers (already validated by the transport). */
   step(messages: readonly RaftMessage[]): void {
     if (this.stopped) return
+    this.stages?.received(messages)
     for (const message of messages) {
       if (message.to !== this.id) continue
       this.core.step(message)
@@ -199,6 +206,7 @@ export class RaftNode {
     if (refused !== undefined) return Promise.reject(refused)
     const proposed = this.core.propose(data)
     if (proposed instanceof TesseraError) return Promise.reject(this.withLeaderHint(proposed))
+    this.stages?.proposed(proposed.index)
     this.kick()
     return new Promise<unknown>((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -282,6 +290,15 @@ export class RaftNode {
     return { ...this.core.status(), members: Object.fromEntries(this.members), snapshotIndex: this.snapshotIndex }
   }
 
+  /** Stage latencies since the start (or the last clearStageReport()); undefined unless measureStages. */
+  stageReport(): StageReport | undefined {
+    return this.stages?.report()
+  }
+
+  clearStageReport(): void {
+    this.stages?.clear()
+  }
+
   onRoleChange(listener: (role: Role, leader: NodeId) => void): void {
     this.roleListeners.push(listener)
   }
@@ -327,10 +344,18 @@ export class RaftNode {
     try {
       while (!this.stopped && this.core.hasReady()) {
         const rd = this.core.ready()
+        if (rd.hardState !== undefined) this.stages?.committed(rd.hardState.commit)
+        // The leader's appends go out while its own write is in flight (core/index.ts, step 1).
+        this.transport.send(rd.messages)
+        this.stages?.sent(rd.messages)
         await this.persist(rd)
         if (this.stopped) return
-        this.transport.send(rd.messages)
+        const lastEntry = rd.entries[rd.entries.length - 1]
+        if (lastEntry !== undefined) this.stages?.persisted(lastEntry.index)
+        this.transport.send(rd.messagesAfterPersist)
+        this.stages?.sent(rd.messagesAfterPersist)
         this.applyCommitted(rd.committedEntries)
+        this.stages?.applied(this.applied)
         this.noteReadStates(rd)
         this.noteSoftState(rd)
         this.core.advance(rd)
@@ -425,6 +450,7 @@ export class RaftNode {
   private noteSoftState(rd: Ready): void {
     if (rd.softState === undefined) return
     const wasLeader = this.role === 'leader'
+    this.stages?.reset()
     this.role = rd.softState.role
     this.leader = rd.softState.leader
     if (wasLeader && this.role !== 'leader') {

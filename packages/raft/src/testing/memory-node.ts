@@ -71,17 +71,18 @@ export class MemoryNode {
     this.restoredFrom = initial.snapshot
   }
 
-  /** Runs Ready cycles until there is nothing left; returns the messages to send. */
+  /** Runs Ready cycles until there is nothing left; returns the messages to send (in the order the contract allows). */
   process(): RaftMessage[] {
     const out: RaftMessage[] = []
     while (this.core.hasReady()) {
       const rd = this.core.ready()
+      out.push(...rd.messages)
       persistReady(this.durable, rd)
       if (rd.snapshot !== undefined) {
         this.restoredFrom = rd.snapshot
         this.applied = []
       }
-      out.push(...rd.messages)
+      out.push(...rd.messagesAfterPersist)
       this.applied.push(...rd.committedEntries)
       this.readStates.push(...rd.readStates)
       if (rd.softState !== undefined) this.softState = rd.softState

@@ -1,9 +1,11 @@
 /**
  * One member of the simulated group: a real RaftCore, the real RaftStorage (WAL + snapshots)
- * over a SimDisk, and the replicated KV state machine, driven by the Ready contract:
- * persist (fsync) → send → apply → advance. A crash can be armed to strike after a given
- * number of disk operations, i.e. in the middle of persisting, so that unsynced writes are lost
- * or torn exactly as the SimDisk crash model decides.
+ * over a SimDisk, and the replicated KV state machine, driven by the Ready contract. A crash
+ * can be armed to strike after a given number of disk operations, i.e. in the middle of
+ * persisting, so that unsynced writes are lost or torn exactly as the SimDisk crash model
+ * decides. The order is the production driver's:
+ * send rd.messages → persist (fsync) → send rd.messagesAfterPersist → apply → advance, so a
+ * crash can fall between a leader's sending its entries and their being durable.
  */
 import { EntryKind, TesseraError, type Entry, type NodeId, type RaftMessage } from '@tessera/protocol'
 import type { Prng, SimDisk } from '@tessera/sim'
@@ -229,6 +231,9 @@ export class SimNode {
     if (core === undefined || storage === undefined) return
     while (core.hasReady()) {
       const rd = core.ready()
+      // The leader's appends leave before its own write (thesis §10.2.1): an armed crash below
+      // then strikes after they are on the wire and before they are durable here.
+      for (const m of rd.messages) this.opts.env.send(m)
       if (rd.snapshot !== undefined) {
         await storage.saveSnapshot(rd.snapshot)
         this.kv = KvStateMachine.restore(rd.snapshot.data)
@@ -238,7 +243,7 @@ export class SimNode {
       if (rd.hardState !== undefined || rd.entries.length > 0) {
         await storage.save({ ...(rd.hardState !== undefined ? { hardState: rd.hardState } : {}), entries: rd.entries })
       }
-      for (const m of rd.messages) this.opts.env.send(m)
+      for (const m of rd.messagesAfterPersist) this.opts.env.send(m)
       for (const e of rd.committedEntries) this.apply(e)
       for (const rs of rd.readStates) {
         const key = new TextDecoder().decode(rs.context)

@@ -4,6 +4,7 @@
  * from this package's test tree, so it repeats these shapes; keep them in step).
  */
 import type { NodeId } from '@tessera/protocol'
+import type { StageReport } from '../../src/driver/index.js'
 
 /** argv[2] of the child, as JSON. */
 export interface KvNodeConfig {
@@ -19,6 +20,8 @@ export interface KvNodeConfig {
   tickMs: number
   electionTicks: number
   snapshotEntries: number
+  /** Time proposal stages (RaftNodeOptions.measureStages). */
+  measureStages?: boolean
   /** pino level for stderr logs; silent when absent. */
   logLevel?: string
 }
@@ -28,6 +31,8 @@ export type ParentMessage =
   /** Closed-loop proposals of `entryBytes` each from `inflight` workers on this (leader) node. */
   | { type: 'load'; inflight: number; warmupMs: number; durationMs: number; entryBytes: number }
   | { type: 'cpu' }
+  /** The stage timer's report since the last one (then cleared). */
+  | { type: 'stages' }
   | { type: 'stop' }
 
 export interface LoadResult {
@@ -49,4 +54,5 @@ export type ChildMessage =
   | { type: 'role'; role: string; leader: NodeId; term: number }
   | LoadResult
   | { type: 'cpu'; userMicros: number; systemMicros: number }
+  | { type: 'stages'; report: StageReport | undefined }
   | { type: 'fatal'; message: string }

@@ -76,6 +76,7 @@ async function start(peers: Record<string, string>): Promise<void> {
     electionTicks: config.electionTicks,
     snapshotEntries: config.snapshotEntries,
     catchUpEntries: Math.floor(config.snapshotEntries / 4),
+    measureStages: config.measureStages === true,
   })
   node.onRoleChange((role, leader) => tell({ type: 'role', role, leader, term: node?.status().term ?? 0 }))
   node.onFatal((err) => {
@@ -156,6 +157,10 @@ process.on('message', (raw: ParentMessage) => {
       tell({ type: 'cpu', userMicros: usage.user, systemMicros: usage.system })
       return
     }
+    case 'stages':
+      tell({ type: 'stages', report: node?.stageReport() })
+      node?.clearStageReport()
+      return
     case 'stop':
       void stop()
       return

@@ -1,0 +1,2 @@
+export { ChunkDaemon, type ChunkDaemonOptions } from './chunk-daemon.js'
+export type { ChunkMetaLink } from './meta-link.js'

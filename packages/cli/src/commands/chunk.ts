@@ -1,0 +1,82 @@
+import { join } from 'node:path'
+import { ChunkDaemon, type ChunkMetaLink } from '@tessera/chunk'
+import { MetaCalls } from '@tessera/client'
+import { createLogger } from '@tessera/protocol'
+import { type Command, EXIT, UsageError, parseSize, requireString, stringOption } from '../command.js'
+import { SECRET_FILE, readClusterConfig, readSecret } from '../cluster-files.js'
+import { parseAddressList } from '../cluster-target.js'
+import { readLocalState } from '../local/local-state.js'
+import { parseHostPort } from './meta.js'
+
+export const chunkCommand: Command = {
+  name: 'chunk',
+  summary: 'Run a chunk server (stores blocks, serves and replicates them)',
+  usage: 'tessera chunk --id ID --data DIR --listen HOST:PORT (--meta HOST:PORT,... | --dir DIR) (--cluster DIR | --secret-file FILE) [--zone Z] [--capacity SIZE] [--reserve SIZE]',
+  details:
+    'Opens the block store in --data (a start-up scan quarantines damaged files), serves block\n' +
+    'reads and writes on --listen, registers with meta with its block report, and heartbeats\n' +
+    'every 3 s, following the meta leader. Stops cleanly on SIGTERM or SIGINT.',
+  options: {
+    id: { type: 'string', value: 'ID', description: 'this server\'s id (unique in the cluster)' },
+    data: { type: 'string', value: 'DIR', description: 'the block store directory' },
+    listen: { type: 'string', value: 'HOST:PORT', description: 'where to serve (default 127.0.0.1:7500)' },
+    advertise: { type: 'string', value: 'HOST:PORT', description: 'address clients and peers use (default --listen)' },
+    meta: { type: 'string', value: 'HOST:PORT,...', description: 'meta members to register with (or TESSERA_META)' },
+    dir: { type: 'string', value: 'DIR', description: 'a local cluster started by `tessera up` (meta addresses, secret)' },
+    cluster: { type: 'string', value: 'DIR', description: 'the cluster directory (cluster.json and secret)' },
+    'secret-file': { type: 'string', value: 'FILE', description: 'the cluster secret, when there is no --cluster' },
+    zone: { type: 'string', value: 'ZONE', description: 'failure domain for placement (default none)' },
+    capacity: { type: 'string', value: 'SIZE', description: 'use at most this much space (default: the file system)' },
+    reserve: { type: 'string', value: 'SIZE', description: 'keep this much free (default 1% of the file system)' },
+  },
+  async run({ options, out, env }) {
+    const id = requireString(options, 'id')
+    const data = requireString(options, 'data')
+    const dir = stringOption(options, 'dir')
+    const cluster = stringOption(options, 'cluster') ?? dir
+    const secretPath = stringOption(options, 'secret-file') ?? (cluster === undefined ? undefined : join(cluster, SECRET_FILE))
+    if (secretPath === undefined) throw new UsageError('--cluster DIR or --secret-file FILE is required')
+    const secret = await readSecret(secretPath)
+    const metas = await metaAddresses(stringOption(options, 'meta') ?? env.TESSERA_META, dir)
+    const blockSize = cluster === undefined ? undefined : (await readClusterConfig(cluster)).blockSize
+    const { host, port } = parseHostPort(stringOption(options, 'listen') ?? '127.0.0.1:7500', '--listen')
+    const capacity = stringOption(options, 'capacity')
+    const reserve = stringOption(options, 'reserve')
+    const advertise = stringOption(options, 'advertise')
+    const logger = createLogger({ component: 'chunk', nodeId: id })
+    const calls = new MetaCalls({ addresses: metas, secret, clientId: id, logger, deadlineMs: 5000 })
+    const link: ChunkMetaLink = {
+      register: async (request) => { await calls.call('chunk.register', request) },
+      heartbeat: (request) => calls.call('chunk.heartbeat', request),
+      blockReport: async (request) => { await calls.call('chunk.blockReport', request) },
+      blocksGone: async (request) => { await calls.call('chunk.blocksGone', request) },
+      close: () => calls.close(),
+    }
+    const stopped = new Promise<string>((resolve) => {
+      process.once('SIGTERM', () => resolve('SIGTERM'))
+      process.once('SIGINT', () => resolve('SIGINT'))
+    })
+    const daemon = await ChunkDaemon.start({
+      id, dataDir: data, secret, meta: link, host, port, logger,
+      ...(advertise === undefined ? {} : { advertiseAddress: advertise }),
+      ...(stringOption(options, 'zone') === undefined ? {} : { zone: stringOption(options, 'zone')! }),
+      ...(capacity === undefined ? {} : { capacityBytes: parseSize(capacity, 'capacity') }),
+      ...(reserve === undefined ? {} : { reserveBytes: parseSize(reserve, 'reserve') }),
+      ...(blockSize === undefined ? {} : { maxBlockBytes: blockSize }),
+    })
+    out.write(`chunk ${id} serving on ${daemon.address}\n`)
+    const reason = await stopped
+    logger.info({ reason }, 'chunk: stopping')
+    await daemon.stop()
+    return EXIT.ok
+  },
+}
+
+async function metaAddresses(text: string | undefined, dir: string | undefined): Promise<string[]> {
+  if (text !== undefined && text !== '') return parseAddressList(text, '--meta')
+  if (dir !== undefined) {
+    const state = await readLocalState(dir)
+    if (state !== undefined && state.metas.length > 0) return state.metas.map((m) => m.address)
+  }
+  throw new UsageError('name the meta members with --meta HOST:PORT,..., TESSERA_META or --dir DIR')
+}

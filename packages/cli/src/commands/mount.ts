@@ -1,0 +1,145 @@
+/**
+ * `tessera mount`: the cluster's namespace on a local directory (FUSE), in the foreground until
+ * SIGINT/SIGTERM (then a clean unmount), or with --background as a detached process that this
+ * command waits for until the mount is up.
+ *
+ * File contents go through `createDataPath` (below), the one place the real data path is wired.
+ */
+import { openSync, closeSync } from 'node:fs'
+import { spawn } from 'node:child_process'
+import { Vfs, type DataPath } from '@tessera/client'
+import { checkMountpoint, mountVfs } from '@tessera/fuse'
+import { TesseraError, createLogger, type BlockRef } from '@tessera/protocol'
+import { type Command, EXIT, UsageError, parseSize, stringOption } from '../command.js'
+import { DEFAULT_BLOCK_SIZE } from '../cluster-files.js'
+import { TARGET_OPTIONS, connectMeta, resolveClusterTarget, type ClusterTarget } from '../cluster-target.js'
+import { tesseraBin } from '../local/processes.js'
+
+/** Set in the environment of the process that --background starts. */
+const BACKGROUND_CHILD_ENV = 'TESSERA_MOUNT_CHILD'
+const READY_TIMEOUT_MS = 30_000
+
+/**
+ * The DataPath for a cluster. The chunk-server data path is not wired to meta yet, so this one
+ * refuses file contents with ENOSYS at first use; the namespace works fully meanwhile.
+ */
+export function createDataPath(_cluster: ClusterTarget): DataPath {
+  const refuse = (): never => { throw new TesseraError('ENOSYS', 'data path not configured') }
+  return {
+    blockSize: DEFAULT_BLOCK_SIZE,
+    writeBlocks: async (_bytes: AsyncIterable<Uint8Array>) => refuse(),
+    readRange: async (_blocks: readonly BlockRef[], _offset: number, _length: number) => refuse(),
+  }
+}
+
+export const mountCommand: Command = {
+  name: 'mount',
+  summary: 'Mount the cluster\'s namespace on a local directory (FUSE)',
+  usage: 'tessera mount (--meta HOST:PORT,... | --dir DIR) [--secret-file FILE] [--background [--log-file FILE]] MOUNTPOINT',
+  details:
+    'Serves the namespace at MOUNTPOINT (an existing, empty directory) until SIGINT or SIGTERM,\n' +
+    'which unmount it cleanly after committing open files. --background returns once the mount\n' +
+    'is up and prints the serving process\'s pid (stop it with kill PID, or fusermount -u MOUNTPOINT).\n' +
+    'Files are visible to other mounts when closed (close-to-open consistency); concurrent writers\n' +
+    'on two mounts: the last close wins.',
+  options: {
+    ...TARGET_OPTIONS,
+    background: { type: 'boolean', description: 'run detached; return once mounted' },
+    'log-file': { type: 'string', value: 'FILE', description: 'with --background: where the mount logs (default: discarded)' },
+    'max-dirty': { type: 'string', value: 'SIZE', description: 'bound on written bytes held in memory (default 256MiB)' },
+    'cache-ms': { type: 'string', value: 'MS', description: 'attribute and entry cache time (default 1000)' },
+  },
+  async run({ options, positionals, out, err, env }) {
+    if (positionals.length !== 1) throw new UsageError('name one MOUNTPOINT')
+    const mountpoint = await checkMountpoint(positionals[0]!)
+    const maxDirtyText = stringOption(options, 'max-dirty')
+    const maxDirtyBytes = maxDirtyText === undefined ? undefined : parseSize(maxDirtyText, 'max-dirty')
+    const cacheText = stringOption(options, 'cache-ms')
+    const cacheMs = cacheText === undefined ? 1000 : Number(cacheText)
+    if (!Number.isInteger(cacheMs) || cacheMs < 0 || cacheMs > 3_600_000) throw new UsageError('--cache-ms must be an integer in [0, 3600000]')
+    const target = await resolveClusterTarget(options, env)
+    if (options.background === true) return startInBackground(mountpoint, out, err)
+
+    const logger = createLogger({ component: 'mount' })
+    const meta = await connectMeta(options, env, { logger })
+    try {
+      await meta.getattr(1, { deadlineMs: READY_TIMEOUT_MS }) // the cluster answers before we mount
+    } catch (error) {
+      await meta.close()
+      throw error
+    }
+    const vfs = new Vfs(meta, createDataPath(target), {
+      attrTtlMs: cacheMs, entryTtlMs: cacheMs, logger, ...(maxDirtyBytes === undefined ? {} : { maxDirtyBytes }),
+    })
+    let mount
+    try {
+      mount = await mountVfs(vfs, mountpoint, { logger, kernelCacheSeconds: cacheMs / 1000 })
+    } catch (error) {
+      await meta.close()
+      throw error
+    }
+    if (env[BACKGROUND_CHILD_ENV] === '1') process.stdout.on('error', () => undefined) // the parent has gone
+    out.write(`mounted ${mountpoint} (pid ${process.pid})\n`)
+    // fuse-native's handles do not keep the event loop alive; this does until unmounted.
+    const keepAlive = setInterval(() => undefined, 1 << 30)
+    await new Promise<void>((resolve) => {
+      const stop = (signal: string): void => {
+        logger.info({ signal }, 'unmounting')
+        process.off('SIGINT', onInt)
+        process.off('SIGTERM', onTerm)
+        resolve()
+      }
+      const onInt = (): void => stop('SIGINT')
+      const onTerm = (): void => stop('SIGTERM')
+      process.on('SIGINT', onInt)
+      process.on('SIGTERM', onTerm)
+    })
+    clearInterval(keepAlive)
+    try {
+      await mount.unmount()
+    } finally {
+      await meta.close()
+    }
+    out.write(`unmounted ${mountpoint}\n`)
+    return EXIT.ok
+  },
+}
+
+/** Starts this command again, detached, without --background, and waits for its "mounted" line. */
+async function startInBackground(mountpoint: string, out: NodeJS.WritableStream, err: NodeJS.WritableStream): Promise<number> {
+  const args = process.argv.slice(2).filter((a) => a !== '--background')
+  const logFileIndex = args.indexOf('--log-file')
+  const logFile = logFileIndex >= 0 ? args[logFileIndex + 1] : undefined
+  const log = logFile === undefined ? 'ignore' : openSync(logFile, 'a')
+  try {
+    const child = spawn(process.execPath, [tesseraBin(), ...args], {
+      detached: true, stdio: ['ignore', 'pipe', log], env: { ...process.env, [BACKGROUND_CHILD_ENV]: '1' },
+    })
+    const ready = await new Promise<boolean>((resolve) => {
+      let text = ''
+      const timer = setTimeout(() => resolve(false), READY_TIMEOUT_MS)
+      child.stdout!.on('data', (chunk: Buffer) => {
+        text += chunk.toString()
+        if (text.includes('mounted ')) {
+          clearTimeout(timer)
+          resolve(true)
+        }
+      })
+      child.once('exit', () => {
+        clearTimeout(timer)
+        resolve(false)
+      })
+    })
+    child.stdout!.destroy()
+    child.unref()
+    if (!ready) {
+      if (child.exitCode === null) child.kill('SIGTERM')
+      err.write(`tessera mount: the mount at ${mountpoint} did not come up${logFile === undefined ? '' : ` (see ${logFile})`}\n`)
+      return EXIT.failure
+    }
+    out.write(`mounted ${mountpoint} (pid ${child.pid})\n`)
+    return EXIT.ok
+  } finally {
+    if (typeof log === 'number') closeSync(log)
+  }
+}

@@ -1,0 +1,10 @@
+/** Runs async sections one at a time, in call order. */
+export class Mutex {
+  private tail: Promise<void> = Promise.resolve()
+
+  run<T>(section: () => Promise<T>): Promise<T> {
+    const result = this.tail.then(section)
+    this.tail = result.then(() => undefined, () => undefined)
+    return result
+  }
+}

@@ -1,0 +1,233 @@
+/**
+ * The state of one open regular file in one Vfs, shared by every handle on it (two descriptors
+ * of one file on one mount see each other's writes at once, as on a local disk):
+ *
+ * - `dirty`: written bytes held in memory (write-back); reads overlay them.
+ * - writeBack: turns dirty ranges into new blocks through the DataPath, copy-on-write: the pieces
+ *   a range touches are read, patched and written as new blocks, and the local block list is
+ *   spliced; meta is not told yet.
+ * - commit: writeBack, then one commitFile with the whole block list, size and mtime (on flush,
+ *   fsync and release: close-to-open consistency).
+ */
+import {
+  type Attr, type BlockRef, type Credentials, type Ino, type Timespec,
+} from '@tessera/protocol'
+import type { MetaClient } from '../meta-client.js'
+import type { DataPath } from './data-path.js'
+import { DirtyExtents, overlaySegments, type Segment } from './dirty-extents.js'
+import { Mutex } from './mutex.js'
+import { piecesEnd, replaceRun, runsFor, truncatePieces, type Run } from './pieces.js'
+
+export interface OpenFileDeps {
+  meta: MetaClient
+  data: DataPath
+  /** Called with the change of this file's buffered bytes (dirty and being written). */
+  onMemory(delta: number): void
+}
+
+function nowTimespec(): Timespec {
+  const ms = Date.now()
+  return { sec: Math.floor(ms / 1000), nsec: (ms % 1000) * 1_000_000 }
+}
+
+export class OpenFile {
+  handles = 0
+  /** The file's size as this Vfs sees it (meta's, plus local writes and truncates). */
+  size: number
+  /** Last attributes meta returned for the file. */
+  attr: Attr
+  private pieces: BlockRef[] | undefined
+  private readonly dirty = new DirtyExtents()
+  /** Segments handed to the DataPath and not yet part of `pieces`: still read from here. */
+  private flushing: Segment[] = []
+  private flushingBytes = 0
+  private accounted = 0
+  /** Bumped by every local change; meta has the local state when committed === version. */
+  private version = 0
+  private committed = 0
+  private mtime: Timespec | undefined
+  private writerCred: Credentials | undefined
+  private readonly lock = new Mutex()
+
+  constructor(readonly ino: Ino, attr: Attr, private readonly deps: OpenFileDeps, known?: { pieces: BlockRef[] }) {
+    this.attr = attr
+    this.size = attr.size
+    this.pieces = known?.pieces
+  }
+
+  /** Bytes held in memory for this file. */
+  get bufferedBytes(): number {
+    return this.dirty.bytes + this.flushingBytes
+  }
+
+  get dirtyBytes(): number {
+    return this.dirty.bytes
+  }
+
+  /** Local changes meta has not seen. */
+  get hasChanges(): boolean {
+    return this.version !== this.committed || !this.dirty.isEmpty
+  }
+
+  /** The local modification time, when local writes are not committed yet. */
+  get localMtime(): Timespec | undefined {
+    return this.hasChanges ? this.mtime : undefined
+  }
+
+  /**
+   * Takes fresh attributes from an open (close-to-open): when nothing local is pending, the file
+   * is re-read from meta's state, so a commit by another mount is seen.
+   */
+  revalidate(attr: Attr): void {
+    if (this.hasChanges || this.flushing.length > 0) return
+    if (attr.size !== this.attr.size || attr.mtime.sec !== this.attr.mtime.sec || attr.mtime.nsec !== this.attr.mtime.nsec) {
+      this.pieces = undefined
+    }
+    this.attr = attr
+    this.size = attr.size
+  }
+
+  write(cred: Credentials, offset: number, bytes: Uint8Array): void {
+    this.dirty.write(offset, bytes)
+    this.size = Math.max(this.size, offset + bytes.byteLength)
+    this.version++
+    this.mtime = nowTimespec()
+    this.writerCred = cred
+    this.account()
+  }
+
+  async read(cred: Credentials, offset: number, length: number): Promise<Buffer> {
+    if (offset >= this.size || length <= 0) return Buffer.alloc(0)
+    const len = Math.min(length, this.size - offset)
+    const out = Buffer.alloc(len)
+    if (!this.dirty.covers(offset, offset + len)) {
+      const pieces = await this.loadPieces(cred)
+      // Pieces and the segments in flight change together: take both at the same moment.
+      const flushing = this.flushing
+      const stored = Math.min(len, Math.max(0, piecesEnd(pieces) - offset))
+      if (stored > 0) {
+        const bytes = await this.deps.data.readRange(pieces, offset, stored)
+        out.set(bytes.subarray(0, Math.min(bytes.byteLength, len)))
+      }
+      overlaySegments(flushing, out, offset)
+    }
+    this.dirty.overlay(out, offset)
+    return out
+  }
+
+  /** Writes dirty bytes as blocks; `holdTail` keeps a partial last block at the file's end in memory. */
+  writeBack(cred: Credentials, holdTail: boolean): Promise<void> {
+    return this.lock.run(() => this.writeBackLocked(cred, holdTail))
+  }
+
+  /** Makes every local change durable and visible in meta (flush, fsync, release). */
+  commit(cred: Credentials): Promise<void> {
+    return this.lock.run(() => this.commitLocked(cred))
+  }
+
+  /** Commits what is pending, then truncates in meta and here. */
+  truncate(cred: Credentials, size: number): Promise<Attr> {
+    return this.lock.run(async () => {
+      await this.commitLocked(cred)
+      const { attr } = await this.deps.meta.exec({ op: 'setattr', cred, ino: this.ino, size })
+      if (this.pieces !== undefined) this.pieces = truncatePieces(this.pieces, size)
+      this.dirty.truncate(size)
+      this.size = Math.max(size, this.dirty.end)
+      this.attr = attr
+      this.account()
+      return attr
+    })
+  }
+
+  private async loadPieces(cred: Credentials): Promise<BlockRef[]> {
+    if (this.pieces !== undefined) return this.pieces
+    const reply = await this.deps.meta.query({ op: 'getBlocks', cred, ino: this.ino })
+    if (this.pieces !== undefined) return this.pieces // loaded meanwhile by another caller
+    this.pieces = reply.blocks
+    this.size = this.hasChanges ? Math.max(this.size, reply.size) : reply.size
+    return reply.blocks
+  }
+
+  private async commitLocked(cred: Credentials): Promise<void> {
+    await this.writeBackLocked(cred, false)
+    if (this.version === this.committed) return
+    const version = this.version
+    const pieces = await this.loadPieces(cred)
+    const { attr } = await this.deps.meta.exec({
+      op: 'commitFile', cred: this.writerCred ?? cred, ino: this.ino, blocks: pieces, size: this.size, mtime: this.mtime ?? nowTimespec(),
+    })
+    this.attr = attr
+    this.committed = version
+  }
+
+  private async writeBackLocked(cred: Credentials, holdTail: boolean): Promise<void> {
+    if (this.dirty.isEmpty) return
+    const old = await this.loadPieces(cred)
+    const oldEnd = piecesEnd(old)
+    const runs = runsFor(old, this.dirty.ranges())
+    const last = runs.at(-1)
+    if (holdTail && last !== undefined && last.end === this.size) {
+      const whole = last.start + Math.floor((last.end - last.start) / this.deps.data.blockSize) * this.deps.data.blockSize
+      if (whole <= last.start || whole < oldEnd) runs.pop()
+      else last.end = whole
+    }
+    if (runs.length === 0) return
+    const taken = runs.map((run) => this.dirty.take(run.start, run.end))
+    this.flushing = taken.flat().sort((a, b) => a.start - b.start)
+    this.flushingBytes = this.flushing.reduce((n, s) => n + s.bytes.byteLength, 0)
+    this.account()
+    try {
+      let pieces = old
+      for (const [i, run] of runs.entries()) {
+        const written = await this.deps.data.writeBlocks(this.runBytes(old, oldEnd, run, taken[i]!))
+        pieces = replaceRun(pieces, run, written.blocks)
+      }
+      this.pieces = pieces
+    } catch (err) {
+      // Put the bytes back under anything written since, so a later flush can retry.
+      for (const seg of this.flushing) this.dirty.underlay(seg)
+      throw err
+    } finally {
+      this.flushing = []
+      this.flushingBytes = 0
+      this.account()
+    }
+  }
+
+  /** The new bytes of `run`, one block at a time: old bytes where not overwritten, zeros in holes. */
+  private async *runBytes(old: BlockRef[], oldEnd: number, run: Run, segs: Segment[]): AsyncGenerator<Uint8Array> {
+    const blockSize = this.deps.data.blockSize
+    for (let at = run.start; at < run.end; at += blockSize) {
+      const end = Math.min(at + blockSize, run.end)
+      const block = Buffer.alloc(end - at)
+      const oldPart = Math.min(end, oldEnd) - at
+      if (oldPart > 0 && !segmentsCover(segs, at, at + oldPart)) {
+        const bytes = await this.deps.data.readRange(old, at, oldPart)
+        block.set(bytes.subarray(0, Math.min(bytes.byteLength, oldPart)))
+      }
+      overlaySegments(segs, block, at)
+      yield block
+    }
+  }
+
+  private account(): void {
+    const now = this.bufferedBytes
+    if (now !== this.accounted) {
+      this.deps.onMemory(now - this.accounted)
+      this.accounted = now
+    }
+  }
+}
+
+/** True when sorted, disjoint `segs` hold every byte of [start, end). */
+function segmentsCover(segs: readonly Segment[], start: number, end: number): boolean {
+  let at = start
+  for (const seg of segs) {
+    const segEnd = seg.start + seg.bytes.byteLength
+    if (segEnd <= at) continue
+    if (seg.start > at) return false
+    at = segEnd
+    if (at >= end) return true
+  }
+  return at >= end
+}

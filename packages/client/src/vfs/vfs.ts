@@ -1,0 +1,446 @@
+/**
+ * Vfs: the file system a mount serves, over a MetaClient (namespace) and a DataPath (file bytes).
+ *
+ * - Paths are resolved by lookups from the root through an entry cache ((parent, name) -> ino)
+ *   and inodes' attributes come through an attribute cache; both keep entries `attrTtlMs` /
+ *   `entryTtlMs` (default 1 s) and drop what a local change touches.
+ * - Open regular files keep an OpenFile per inode (shared by its handles): writes land in memory,
+ *   reads see them, and flush/fsync/release commit them (close-to-open consistency: open
+ *   re-reads attributes from meta; close makes the file whole in meta). Concurrent writers on two
+ *   mounts: the last commit wins.
+ * - Buffered bytes of all files are bounded (`maxDirtyBytes`, default 256 MiB): past it, the
+ *   largest file's whole blocks are written back before the write returns.
+ * - Every call takes the caller's credentials; meta checks permissions with them. Failures are
+ *   TesseraErrors with a POSIX code.
+ */
+import {
+  FileMode, ROOT_INO, TesseraError, UTIME_NOW, asTesseraError, silentLogger,
+  type Attr, type Credentials, type DirEntry, type Ino, type Logger, type StatfsReply, type Timespec,
+} from '@tessera/protocol'
+import type { MetaClient } from '../meta-client.js'
+import { splitParent, splitPath } from '../paths.js'
+import { mayAccess, AccessMask } from './access.js'
+import type { DataPath } from './data-path.js'
+import { OpenFile } from './open-file.js'
+import { OpenFlag, readsAllowed, writesAllowed } from './open-flags.js'
+import { TtlCache } from './ttl-cache.js'
+
+export interface VfsOptions {
+  /** How long attributes are served from the cache (default 1000 ms; 0 disables). */
+  attrTtlMs?: number
+  /** How long a name -> inode entry is served from the cache (default 1000 ms; 0 disables). */
+  entryTtlMs?: number
+  /** Bound on written bytes held in memory across all open files (default 256 MiB). */
+  maxDirtyBytes?: number
+  logger?: Logger
+}
+
+/** A time for utimens: a time, the time of the change, or unchanged. */
+export type TimeChange = Timespec | 'now' | 'omit'
+
+interface Handle {
+  file: OpenFile
+  flags: number
+  cred: Credentials
+}
+
+const READDIR_PAGE = 1024
+const MAX_HANDLES = 0xffff_fffe
+
+function isDir(attr: Attr): boolean {
+  return (attr.mode & FileMode.IFMT) === FileMode.IFDIR
+}
+
+function isFile(attr: Attr): boolean {
+  return (attr.mode & FileMode.IFMT) === FileMode.IFREG
+}
+
+function timeChange(t: TimeChange): Timespec | undefined {
+  if (t === 'omit') return undefined
+  return t === 'now' ? { sec: 0, nsec: UTIME_NOW } : t
+}
+
+export class Vfs {
+  readonly maxDirtyBytes: number
+  private readonly logger: Logger
+  private readonly attrs: TtlCache<Ino, Attr>
+  private readonly entries: TtlCache<string, Ino>
+  private readonly files = new Map<Ino, OpenFile>()
+  private readonly handles = new Map<number, Handle>()
+  private nextHandle = 1
+  private buffered = 0
+
+  constructor(readonly meta: MetaClient, readonly data: DataPath, options: VfsOptions = {}) {
+    this.logger = options.logger ?? silentLogger()
+    this.attrs = new TtlCache(options.attrTtlMs ?? 1000)
+    this.entries = new TtlCache(options.entryTtlMs ?? 1000)
+    this.maxDirtyBytes = options.maxDirtyBytes ?? 256 * 1024 * 1024
+    if (!(this.maxDirtyBytes >= data.blockSize)) throw new TesseraError('EINVAL', `maxDirtyBytes must be at least one block (${data.blockSize})`)
+  }
+
+  /** Bytes written and held in memory, over all open files. */
+  get bufferedBytes(): number {
+    return this.buffered
+  }
+
+  /** Open handles. */
+  get openHandles(): number {
+    return this.handles.size
+  }
+
+  // ---- attributes and names ----
+
+  async getattr(cred: Credentials, path: string): Promise<Attr> {
+    return this.withLocal(await this.attrOf(await this.lookupPath(cred, path)))
+  }
+
+  fgetattr(fh: number): Attr {
+    const { file } = this.handle(fh)
+    return this.withLocal(file.attr)
+  }
+
+  async access(cred: Credentials, path: string, mask: number): Promise<void> {
+    const attr = await this.getattr(cred, path)
+    if (mask !== AccessMask.F_OK && !mayAccess(cred, attr, mask)) throw new TesseraError('EACCES', `permission denied: ${path}`)
+  }
+
+  async readdir(cred: Credentials, path: string): Promise<DirEntry[]> {
+    const ino = await this.lookupPath(cred, path)
+    const entries: DirEntry[] = []
+    let after: string | undefined
+    for (;;) {
+      const page = await this.meta.query({ op: 'readdir', cred, ino, limit: READDIR_PAGE, ...(after === undefined ? {} : { after }) })
+      entries.push(...page.entries)
+      if (!page.more || page.entries.length === 0) return entries
+      after = page.entries[page.entries.length - 1]!.name
+    }
+  }
+
+  async readlink(cred: Credentials, path: string): Promise<string> {
+    const ino = await this.lookupPath(cred, path)
+    return (await this.meta.query({ op: 'readlink', ino })).target
+  }
+
+  async statfs(): Promise<StatfsReply> {
+    return this.meta.query({ op: 'statfs' })
+  }
+
+  // ---- namespace changes ----
+
+  async mkdir(cred: Credentials, path: string, mode: number): Promise<Attr> {
+    const { parent, name } = await this.lookupParent(cred, path)
+    const { attr } = await this.meta.exec({ op: 'mkdir', cred, parent, name, mode: mode & FileMode.PERMS })
+    return this.learned(parent, name, attr)
+  }
+
+  /** A regular file (mknod(2) of other types is refused by meta with EPERM). */
+  async mknod(cred: Credentials, path: string, mode: number): Promise<Attr> {
+    const { parent, name } = await this.lookupParent(cred, path)
+    const { attr } = await this.meta.exec({ op: 'mknod', cred, parent, name, mode })
+    return this.learned(parent, name, attr)
+  }
+
+  async rmdir(cred: Credentials, path: string): Promise<void> {
+    const { parent, name } = await this.lookupParent(cred, path)
+    await this.meta.exec({ op: 'rmdir', cred, parent, name })
+    this.forget(parent, name)
+  }
+
+  async unlink(cred: Credentials, path: string): Promise<void> {
+    const { parent, name } = await this.lookupParent(cred, path)
+    await this.meta.exec({ op: 'unlink', cred, parent, name })
+    this.forget(parent, name)
+  }
+
+  /** flags: RenameFlag bits. */
+  async rename(cred: Credentials, from: string, to: string, flags = 0): Promise<void> {
+    const src = await this.lookupParent(cred, from)
+    const dst = await this.lookupParent(cred, to)
+    await this.meta.exec({ op: 'rename', cred, parent: src.parent, name: src.name, newParent: dst.parent, newName: dst.name, flags })
+    this.forget(src.parent, src.name)
+    this.forget(dst.parent, dst.name)
+  }
+
+  async link(cred: Credentials, existing: string, newPath: string): Promise<Attr> {
+    const ino = await this.lookupPath(cred, existing)
+    const { parent, name } = await this.lookupParent(cred, newPath)
+    const { attr } = await this.meta.exec({ op: 'link', cred, ino, newParent: parent, newName: name })
+    return this.learned(parent, name, attr)
+  }
+
+  async symlink(cred: Credentials, target: string, path: string): Promise<Attr> {
+    const { parent, name } = await this.lookupParent(cred, path)
+    const { attr } = await this.meta.exec({ op: 'symlink', cred, parent, name, target })
+    return this.learned(parent, name, attr)
+  }
+
+  // ---- attribute changes ----
+
+  async chmod(cred: Credentials, path: string, mode: number): Promise<Attr> {
+    return this.setattr(cred, await this.lookupPath(cred, path), { mode: mode & FileMode.PERMS })
+  }
+
+  /** uid or gid -1 (or 0xffffffff) leaves it unchanged, as chown(2). */
+  async chown(cred: Credentials, path: string, uid: number, gid: number): Promise<Attr> {
+    const keep = (id: number): boolean => id === -1 || id === 0xffff_ffff
+    return this.setattr(cred, await this.lookupPath(cred, path), {
+      ...(keep(uid) ? {} : { uid }), ...(keep(gid) ? {} : { gid }),
+    })
+  }
+
+  async utimens(cred: Credentials, path: string, atime: TimeChange, mtime: TimeChange): Promise<Attr> {
+    const ino = await this.lookupPath(cred, path)
+    const a = timeChange(atime)
+    const m = timeChange(mtime)
+    // Pending writes would set mtime again at their commit: commit them first.
+    await this.files.get(ino)?.commit(cred)
+    return this.setattr(cred, ino, { ...(a === undefined ? {} : { atime: a }), ...(m === undefined ? {} : { mtime: m }) })
+  }
+
+  async truncate(cred: Credentials, path: string, size: number): Promise<Attr> {
+    return this.truncateIno(cred, await this.lookupPath(cred, path), size)
+  }
+
+  async ftruncate(fh: number, size: number): Promise<Attr> {
+    const handle = this.handle(fh)
+    return this.truncateIno(handle.cred, handle.file.ino, size)
+  }
+
+  // ---- extended attributes ----
+
+  /** flags: XattrFlag bits (CREATE, REPLACE). */
+  async setxattr(cred: Credentials, path: string, name: string, value: Uint8Array, flags: number): Promise<void> {
+    const ino = await this.lookupPath(cred, path)
+    await this.meta.exec({ op: 'setxattr', cred, ino, name, value, flags })
+  }
+
+  /** The value (ENODATA when the attribute is not set). */
+  async getxattr(cred: Credentials, path: string, name: string): Promise<Uint8Array> {
+    const ino = await this.lookupPath(cred, path)
+    const reply = await this.meta.query({ op: 'getxattr', cred, ino, name, size: 0xffff_ffff })
+    return reply.value ?? new Uint8Array(0)
+  }
+
+  async listxattr(cred: Credentials, path: string): Promise<string[]> {
+    const ino = await this.lookupPath(cred, path)
+    return (await this.meta.query({ op: 'listxattr', cred, ino, size: 0xffff_ffff })).names ?? []
+  }
+
+  async removexattr(cred: Credentials, path: string, name: string): Promise<void> {
+    const ino = await this.lookupPath(cred, path)
+    await this.meta.exec({ op: 'removexattr', cred, ino, name })
+  }
+
+  // ---- open files ----
+
+  /** open(2) of an existing regular file; returns a handle (> 0). */
+  async open(cred: Credentials, path: string, flags: number): Promise<number> {
+    const ino = await this.lookupPath(cred, path)
+    const attr = await this.attrOf(ino, true) // close-to-open: never from the cache
+    if (isDir(attr)) {
+      if (writesAllowed(flags)) throw new TesseraError('EISDIR', `${path} is a directory`)
+    } else if (!isFile(attr)) {
+      throw new TesseraError('EINVAL', `${path} is not a regular file`)
+    }
+    const wanted = (readsAllowed(flags) ? AccessMask.R_OK : 0) | (writesAllowed(flags) ? AccessMask.W_OK : 0)
+    if (!mayAccess(cred, attr, wanted)) throw new TesseraError('EACCES', `permission denied: open ${path}`)
+    const fh = this.openHandle(cred, attr, flags)
+    if ((flags & OpenFlag.O_TRUNC) !== 0 && writesAllowed(flags) && isFile(attr)) {
+      try {
+        await this.truncateIno(cred, ino, 0)
+      } catch (err) {
+        await this.release(fh).catch(() => undefined)
+        throw err
+      }
+    }
+    return fh
+  }
+
+  /** open(2) with O_CREAT: creates the file (O_EXCL: EEXIST if it exists) and opens it. */
+  async create(cred: Credentials, path: string, mode: number, flags: number): Promise<number> {
+    const { parent, name } = await this.lookupParent(cred, path)
+    const reply = await this.meta.exec({
+      op: 'create', cred, parent, name, mode: FileMode.IFREG | (mode & FileMode.PERMS), exclusive: (flags & OpenFlag.O_EXCL) !== 0,
+    })
+    this.learned(parent, name, reply.attr)
+    if (!reply.created) return this.open(cred, path, flags & ~OpenFlag.O_CREAT)
+    return this.openHandle(cred, reply.attr, flags, { pieces: [] })
+  }
+
+  async read(fh: number, offset: number, length: number): Promise<Buffer> {
+    const handle = this.handle(fh)
+    if (!readsAllowed(handle.flags)) throw new TesseraError('EBADF', 'handle not open for reading')
+    checkRange(offset, length)
+    return handle.file.read(handle.cred, offset, length)
+  }
+
+  /** Buffers the bytes (O_APPEND: at the end of the file); returns how many were taken. */
+  async write(fh: number, offset: number, bytes: Uint8Array): Promise<number> {
+    const handle = this.handle(fh)
+    if (!writesAllowed(handle.flags)) throw new TesseraError('EBADF', 'handle not open for writing')
+    checkRange(offset, bytes.byteLength)
+    const at = (handle.flags & OpenFlag.O_APPEND) !== 0 ? handle.file.size : offset
+    handle.file.write(handle.cred, at, bytes)
+    if (this.buffered > this.maxDirtyBytes) await this.relieveMemory(handle.cred)
+    return bytes.byteLength
+  }
+
+  /** close(2) of one descriptor: commits the file's pending changes. */
+  async flush(fh: number): Promise<void> {
+    const handle = this.handle(fh)
+    await handle.file.commit(handle.cred)
+  }
+
+  /** Returns once the file's data and metadata are durable. */
+  async fsync(fh: number): Promise<void> {
+    await this.flush(fh)
+  }
+
+  /** The last close of a handle: commits and forgets it. */
+  async release(fh: number): Promise<void> {
+    const handle = this.handle(fh)
+    this.handles.delete(fh)
+    const file = handle.file
+    file.handles--
+    try {
+      await file.commit(handle.cred)
+    } finally {
+      if (file.handles === 0 && this.files.get(file.ino) === file) {
+        if (file.hasChanges) this.logger.error({ ino: file.ino }, 'vfs: released a file whose last changes could not be committed')
+        this.files.delete(file.ino)
+        this.attrs.set(file.ino, file.attr)
+        this.buffered -= file.bufferedBytes
+      }
+    }
+  }
+
+  /** Commits every open file (best effort; the first failure is thrown after all were tried). */
+  async close(): Promise<void> {
+    let first: unknown
+    for (const handle of [...this.handles.values()]) {
+      await handle.file.commit(handle.cred).catch((err) => { first ??= err })
+    }
+    this.handles.clear()
+    this.files.clear()
+    this.attrs.clear()
+    this.entries.clear()
+    if (first !== undefined) throw asTesseraError(first)
+  }
+
+  // ---- internals ----
+
+  private handle(fh: number): Handle {
+    const handle = this.handles.get(fh)
+    if (handle === undefined) throw new TesseraError('EBADF', `no open file handle ${fh}`)
+    return handle
+  }
+
+  private openHandle(cred: Credentials, attr: Attr, flags: number, known?: { pieces: [] }): number {
+    if (this.handles.size >= MAX_HANDLES) throw new TesseraError('EAGAIN', 'too many open files')
+    let file = this.files.get(attr.ino)
+    if (file === undefined) {
+      file = new OpenFile(attr.ino, attr, { meta: this.meta, data: this.data, onMemory: (delta) => { this.buffered += delta } }, known)
+      this.files.set(attr.ino, file)
+    } else {
+      file.revalidate(attr)
+    }
+    file.handles++
+    while (this.handles.has(this.nextHandle)) this.nextHandle = this.nextHandle >= MAX_HANDLES ? 1 : this.nextHandle + 1
+    const fh = this.nextHandle
+    this.nextHandle = fh >= MAX_HANDLES ? 1 : fh + 1
+    this.handles.set(fh, { file, flags, cred })
+    return fh
+  }
+
+  /** Writes back the largest files' whole blocks until the buffered bytes fit the bound. */
+  private async relieveMemory(cred: Credentials): Promise<void> {
+    for (let round = 0; round < 64 && this.buffered > this.maxDirtyBytes; round++) {
+      let largest: OpenFile | undefined
+      for (const file of this.files.values()) if (largest === undefined || file.dirtyBytes > largest.dirtyBytes) largest = file
+      if (largest === undefined || largest.dirtyBytes === 0) return // all of it is being written already
+      await largest.writeBack(cred, largest.dirtyBytes >= this.data.blockSize)
+    }
+  }
+
+  private async truncateIno(cred: Credentials, ino: Ino, size: number): Promise<Attr> {
+    if (!Number.isSafeInteger(size) || size < 0) throw new TesseraError('EINVAL', `bad size ${size}`)
+    const file = this.files.get(ino)
+    const attr = file !== undefined
+      ? await file.truncate(cred, size)
+      : (await this.meta.exec({ op: 'setattr', cred, ino, size })).attr
+    this.attrs.set(ino, attr)
+    return this.withLocal(attr)
+  }
+
+  private async setattr(cred: Credentials, ino: Ino, changes: { mode?: number; uid?: number; gid?: number; atime?: Timespec; mtime?: Timespec }): Promise<Attr> {
+    const { attr } = await this.meta.exec({ op: 'setattr', cred, ino, ...changes })
+    this.attrs.set(ino, attr)
+    const file = this.files.get(ino)
+    if (file !== undefined) file.attr = attr
+    return this.withLocal(attr)
+  }
+
+  /** The attributes with an open file's local size and mtime. */
+  private withLocal(attr: Attr): Attr {
+    const file = this.files.get(attr.ino)
+    if (file === undefined) return attr
+    const mtime = file.localMtime
+    return { ...attr, size: file.size, ...(mtime === undefined ? {} : { mtime }) }
+  }
+
+  private async attrOf(ino: Ino, fresh = false): Promise<Attr> {
+    if (!fresh) {
+      const cached = this.attrs.get(ino)
+      if (cached !== undefined) return cached
+    }
+    const { attr } = await this.meta.query({ op: 'getattr', ino })
+    this.attrs.set(ino, attr)
+    return attr
+  }
+
+  private async lookupPath(cred: Credentials, path: string): Promise<Ino> {
+    let ino = ROOT_INO
+    for (const name of splitPath(path)) ino = await this.child(cred, ino, name)
+    return ino
+  }
+
+  private async lookupParent(cred: Credentials, path: string): Promise<{ parent: Ino; name: string }> {
+    const { parent, name } = splitParent(path)
+    let ino = ROOT_INO
+    for (const part of parent) ino = await this.child(cred, ino, part)
+    return { parent: ino, name }
+  }
+
+  private async child(cred: Credentials, parent: Ino, name: string): Promise<Ino> {
+    const key = `${parent}/${name}`
+    const cached = this.entries.get(key)
+    if (cached !== undefined) return cached
+    const { attr } = await this.meta.query({ op: 'lookup', cred, parent, name })
+    this.entries.set(key, attr.ino)
+    this.attrs.set(attr.ino, attr)
+    return attr.ino
+  }
+
+  /** Caches a new entry; the parent's attributes (mtime, nlink) changed. */
+  private learned(parent: Ino, name: string, attr: Attr): Attr {
+    this.entries.set(`${parent}/${name}`, attr.ino)
+    this.attrs.set(attr.ino, attr)
+    this.attrs.delete(parent)
+    return attr
+  }
+
+  /** Drops an entry that went away and the attributes that changed with it. */
+  private forget(parent: Ino, name: string): void {
+    const key = `${parent}/${name}`
+    const ino = this.entries.get(key)
+    this.entries.delete(key)
+    if (ino !== undefined) this.attrs.delete(ino) // nlink and ctime changed
+    this.attrs.delete(parent)
+  }
+}
+
+function checkRange(offset: number, length: number): void {
+  if (!Number.isSafeInteger(offset) || offset < 0 || !Number.isSafeInteger(length) || length < 0) {
+    throw new TesseraError('EINVAL', `bad range ${offset}+${length}`)
+  }
+}

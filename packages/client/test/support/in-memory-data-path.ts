@@ -1,0 +1,75 @@
+/**
+ * A DataPath that keeps blocks in a Map, for tests only. Keys are 16 hex characters of the
+ * block's sha256 (the shape meta accepts); identical blocks are stored once. Counts what it
+ * does, and can be told to fail the next write.
+ */
+import { createHash } from 'node:crypto'
+import { TesseraError, type BlockRef } from '@tessera/protocol'
+import type { DataPath, WrittenBlocks } from '../../src/vfs/index.js'
+
+export class InMemoryDataPath implements DataPath {
+  readonly blocks = new Map<string, Buffer>()
+  blocksWritten = 0
+  bytesWritten = 0
+  rangesRead = 0
+  private failures = 0
+
+  constructor(readonly blockSize = 64 * 1024) {}
+
+  /** The next `count` writeBlocks calls fail with EIO. */
+  failNextWrites(count = 1): void {
+    this.failures = count
+  }
+
+  async writeBlocks(bytes: AsyncIterable<Uint8Array>): Promise<WrittenBlocks> {
+    if (this.failures > 0) {
+      this.failures--
+      throw new TesseraError('EIO', 'injected write failure')
+    }
+    const blocks: BlockRef[] = []
+    let size = 0
+    let fill: Buffer[] = []
+    let filled = 0
+    const cut = (): void => {
+      const block = Buffer.concat(fill, filled)
+      fill = []
+      filled = 0
+      const key = createHash('sha256').update(block).digest('hex').slice(0, 16)
+      this.blocks.set(`${key}-${block.byteLength}`, block)
+      this.blocksWritten++
+      this.bytesWritten += block.byteLength
+      blocks.push({ key, len: block.byteLength, used: block.byteLength })
+    }
+    for await (const chunk of bytes) {
+      let at = 0
+      while (at < chunk.byteLength) {
+        const take = Math.min(this.blockSize - filled, chunk.byteLength - at)
+        fill.push(Buffer.from(chunk.subarray(at, at + take)))
+        filled += take
+        at += take
+        size += take
+        if (filled === this.blockSize) cut()
+      }
+    }
+    if (filled > 0) cut()
+    return { blocks, size }
+  }
+
+  async readRange(blocks: readonly BlockRef[], offset: number, length: number): Promise<Uint8Array> {
+    this.rangesRead++
+    const parts: Buffer[] = []
+    let at = 0
+    const end = offset + length
+    for (const ref of blocks) {
+      const pieceEnd = at + ref.used
+      if (pieceEnd > offset && at < end) {
+        const block = this.blocks.get(`${ref.key}-${ref.len}`)
+        if (block === undefined) throw new TesseraError('EIO', `block ${ref.key} is missing`)
+        parts.push(block.subarray(Math.max(offset, at) - at, Math.min(end, pieceEnd) - at))
+      }
+      at = pieceEnd
+      if (at >= end) break
+    }
+    return Buffer.concat(parts)
+  }
+}

@@ -1,0 +1,187 @@
+/**
+ * The cluster map, part of the replicated state (DESIGN decision 7): the chunk servers and
+ * which of them hold each block. Liveness (heartbeat times, live figures) stays in the
+ * leader's memory; only state changes come through the log.
+ *
+ * Tables (copy-on-write trees, values immutable once stored, like the namespace's):
+ * - chunkServers: server number -> ChunkServerRecord. Numbers are small integers given in
+ *   registration order (1, 2, ...) and never reused; the string id appears once, here.
+ * - locations: block id (the refs table's key) -> sorted server numbers holding a durable copy.
+ * - underReplicated: block id -> copies known, for every located block with fewer copies than
+ *   the replication, and for a referenced block whose last known copy went (0): what repair
+ *   works through, fewest copies first.
+ *
+ * A server that goes down loses its locations (its copies cannot be read); when it comes back
+ * it registers again and its block report puts them back.
+ */
+import type { BTree } from './btree.js'
+import type { Tables } from './tables.js'
+
+export type ChunkState = 'up' | 'down' | 'draining'
+
+export interface ChunkServerRecord {
+  readonly num: number
+  readonly id: string
+  readonly address: string
+  readonly zone: string
+  readonly capacityBytes: number
+  readonly usedBytes: number
+  readonly state: ChunkState
+}
+
+export interface RegisterChunkRequest {
+  op: 'registerChunk'
+  id: string
+  address: string
+  zone: string
+  capacityBytes: number
+  usedBytes: number
+  /** Block ids of the first report batch: replaces what the map held for this server. */
+  blocks?: string[]
+}
+export interface ChunkStateChangeRequest { op: 'chunkStateChange'; id: string; state: ChunkState }
+export interface AddBlockLocationsRequest { op: 'addBlockLocations'; blocks: { block: string; servers: string[] }[] }
+export interface RemoveBlockLocationRequest { op: 'removeBlockLocation'; server: string; blocks: string[] }
+export interface BlockReportRequest { op: 'blockReport'; id: string; blocks: string[]; replace: boolean }
+
+export type ClusterRequest =
+  | RegisterChunkRequest | ChunkStateChangeRequest | AddBlockLocationsRequest | RemoveBlockLocationRequest
+  | BlockReportRequest
+
+export interface ClusterReplies {
+  registerChunk: { num: number }
+  chunkStateChange: { changed: boolean }
+  addBlockLocations: { underReplicated: number }
+  removeBlockLocation: { removed: number }
+  blockReport: { blocks: number }
+}
+
+export const CLUSTER_OPS: ReadonlySet<string> = new Set<ClusterRequest['op']>([
+  'registerChunk', 'chunkStateChange', 'addBlockLocations', 'removeBlockLocation', 'blockReport',
+])
+
+/** The cluster map's view of the tables (what its operations read and change). */
+export interface ClusterTables {
+  chunkServers: BTree<number, ChunkServerRecord>
+  locations: BTree<string, readonly number[]>
+  underReplicated: BTree<string, number>
+  refs: Tables['refs']
+}
+
+export function serverById(t: ClusterTables, id: string): ChunkServerRecord | undefined {
+  for (const [, server] of t.chunkServers.entries()) if (server.id === id) return server
+  return undefined
+}
+
+export function serverByAddress(t: ClusterTables, address: string): ChunkServerRecord | undefined {
+  for (const [, server] of t.chunkServers.entries()) if (server.address === address && server.state !== 'down') return server
+  return undefined
+}
+
+/** Stores a block's copies and keeps the under-replicated table in step. */
+function setLocations(t: ClusterTables, block: string, nums: readonly number[], replication: number): void {
+  if (nums.length === 0) {
+    t.locations.delete(block)
+    if (t.refs.has(block)) t.underReplicated.set(block, 0)
+    else t.underReplicated.delete(block)
+    return
+  }
+  t.locations.set(block, nums)
+  if (nums.length < replication) t.underReplicated.set(block, nums.length)
+  else t.underReplicated.delete(block)
+}
+
+function withNum(nums: readonly number[] | undefined, num: number): readonly number[] {
+  if (nums === undefined) return [num]
+  if (nums.includes(num)) return nums
+  return [...nums, num].sort((a, b) => a - b)
+}
+
+function addLocation(t: ClusterTables, block: string, num: number, replication: number): void {
+  const before = t.locations.get(block)
+  const after = withNum(before, num)
+  if (after !== before) setLocations(t, block, after, replication)
+}
+
+function removeLocation(t: ClusterTables, block: string, num: number, replication: number): boolean {
+  const before = t.locations.get(block)
+  if (before === undefined || !before.includes(num)) return false
+  setLocations(t, block, before.filter((n) => n !== num), replication)
+  return true
+}
+
+/** Drops every location on server `num` (a scan of the locations: rare, on down or a new report). */
+function forgetServerCopies(t: ClusterTables, num: number, replication: number): void {
+  const held: string[] = []
+  for (const [block, nums] of t.locations.entries()) if (nums.includes(num)) held.push(block)
+  for (const block of held) removeLocation(t, block, num, replication)
+}
+
+export function applyCluster(t: ClusterTables, req: ClusterRequest, replication: number): ClusterReplies[ClusterRequest['op']] {
+  switch (req.op) {
+    case 'registerChunk': {
+      // A new server taking over an address (e.g. a rebuilt machine) retires the old record.
+      for (const [, other] of t.chunkServers.entries()) {
+        if (other.address === req.address && other.id !== req.id && other.state !== 'down') {
+          t.chunkServers.set(other.num, { ...other, state: 'down' })
+          forgetServerCopies(t, other.num, replication)
+        }
+      }
+      const existing = serverById(t, req.id)
+      const num = existing?.num ?? t.chunkServers.size + 1
+      t.chunkServers.set(num, {
+        num, id: req.id, address: req.address, zone: req.zone, capacityBytes: req.capacityBytes,
+        usedBytes: req.usedBytes, state: existing?.state === 'draining' ? 'draining' : 'up',
+      })
+      if (req.blocks !== undefined) {
+        if (existing !== undefined) forgetServerCopies(t, num, replication)
+        for (const block of req.blocks) addLocation(t, block, num, replication)
+      }
+      return { num }
+    }
+    case 'chunkStateChange': {
+      const server = serverById(t, req.id)
+      if (server === undefined || server.state === req.state) return { changed: false }
+      t.chunkServers.set(server.num, { ...server, state: req.state })
+      if (req.state === 'down') forgetServerCopies(t, server.num, replication)
+      return { changed: true }
+    }
+    case 'addBlockLocations': {
+      const nums = new Map<string, number | undefined>()
+      let under = 0
+      for (const { block, servers } of req.blocks) {
+        for (const id of servers) {
+          if (!nums.has(id)) {
+            const server = serverById(t, id)
+            nums.set(id, server === undefined || server.state === 'down' ? undefined : server.num)
+          }
+          const num = nums.get(id)
+          if (num !== undefined) addLocation(t, block, num, replication)
+        }
+        if (t.underReplicated.has(block)) under++
+      }
+      return { underReplicated: under }
+    }
+    case 'removeBlockLocation': {
+      const server = serverById(t, req.server)
+      let removed = 0
+      if (server !== undefined) {
+        for (const block of req.blocks) if (removeLocation(t, block, server.num, replication)) removed++
+      }
+      return { removed }
+    }
+    case 'blockReport': {
+      const server = serverById(t, req.id)
+      if (server === undefined || server.state === 'down') return { blocks: 0 }
+      if (req.replace) forgetServerCopies(t, server.num, replication)
+      for (const block of req.blocks) addLocation(t, block, server.num, replication)
+      return { blocks: req.blocks.length }
+    }
+  }
+}
+
+/** GC forgot these blocks: they hold no copies anywhere any more. */
+export function forgetLocations(t: ClusterTables, block: string): void {
+  t.locations.delete(block)
+  t.underReplicated.delete(block)
+}

@@ -1,0 +1,1 @@
+export { choosePlacement, type Candidate } from './place.js'
