@@ -70,8 +70,8 @@ export class FileStore {
 
   constructor(private readonly options: FileStoreOptions) {
     this.logger = options.logger ?? silentLogger()
-    this.planner = new MetaBlockPlanner(options.calls)
     this.connections = new ChunkConnections({ secret: options.secret, clientId: options.calls.clientId, logger: this.logger })
+    this.planner = new MetaBlockPlanner(options.calls, true)
   }
 
   /** The cluster's block size, replication and fewest copies (asked once). */

@@ -6,27 +6,41 @@
  * allow_other only that user can use the mount, so these are the caller's credentials and meta's
  * permission checks hold; default_permissions stays off, as meta checks permissions itself.
  */
-import { readdir, stat } from 'node:fs/promises'
+import { readdir, realpath, stat } from 'node:fs/promises'
 import { dirname, resolve } from 'node:path'
 import { processCredentials, type Vfs } from '@tessera/client'
 import { TesseraError, silentLogger, type Credentials, type Logger } from '@tessera/protocol'
 import Fuse from 'fuse-native'
 import { makeHandlers } from './handlers.js'
 import { fuseNativeOptions, type MountOptions } from './mount-options.js'
+import { isMountPoint } from './mount-table.js'
+import { releaseNativeMount } from './native-release.js'
 
 export interface MountVfsOptions extends MountOptions {
   logger?: Logger
   /** Credentials for meta's checks (default: this process's). */
   credentials?: Credentials
+  /** How often to look for an unmount made by someone else (default 1000 ms). */
+  watchMs?: number
 }
 
 export interface MountHandle {
   readonly mountpoint: string
-  /** Unmounts (lazily if busy), then commits every open file. Safe to call twice. */
+  /**
+   * Unmounts (lazily if busy), then commits every open file. Safe to call twice, and after
+   * someone else unmounted the directory (umount, fusermount -u).
+   */
   unmount(): Promise<void>
+  /**
+   * Resolves once the mount is gone and open files are committed: after unmount(), or within
+   * about `watchMs` of someone else unmounting it. Never rejects (a commit failure is logged).
+   */
+  readonly closed: Promise<void>
 }
 
 const DEFAULT_CAPACITY = 2 ** 40
+/** How often the kernel's mount table is checked for an unmount made by someone else. */
+const DEFAULT_WATCH_MS = 1000
 
 /** Refuses a mountpoint that is missing, not a directory, not empty, or already mounted. */
 export async function checkMountpoint(path: string): Promise<string> {
@@ -52,6 +66,7 @@ export async function checkMountpoint(path: string): Promise<string> {
 export async function mountVfs(vfs: Vfs, path: string, options: MountVfsOptions = {}): Promise<MountHandle> {
   const logger = options.logger ?? silentLogger()
   const mountpoint = await checkMountpoint(path)
+  const canonicalMountpoint = await realpath(mountpoint)
   const cred = options.credentials ?? processCredentials()
   const handlers = makeHandlers({
     vfs, logger, credentials: () => cred, capacityBytes: options.capacityBytes ?? DEFAULT_CAPACITY,
@@ -64,21 +79,58 @@ export async function mountVfs(vfs: Vfs, path: string, options: MountVfsOptions 
     })
   })
   logger.info({ mountpoint }, 'mounted')
+  // The kernel's table lists the canonical path (resolved before mounting: a stat now would be
+  // served by this process).
+  const tablePath = canonicalMountpoint
+  // Watch only a mount the table shows (it does once init ran, which is when mount() returns).
+  const watchable = await isMountPoint(tablePath).catch(() => false)
+  if (!watchable) logger.warn({ mountpoint }, 'mount not found in /proc/self/mountinfo: an outside unmount will go unnoticed')
   let unmounting: Promise<void> | undefined
-  return {
-    mountpoint,
-    unmount(): Promise<void> {
-      unmounting ??= (async () => {
+  let markClosed: () => void = () => undefined
+  const closed = new Promise<void>((resolvePromise) => { markClosed = resolvePromise })
+
+  /** The kernel mount is gone: free fuse-native's state, commit open files. */
+  const finish = async (): Promise<void> => {
+    clearInterval(watch)
+    try {
+      await vfs.close()
+    } finally {
+      markClosed()
+    }
+  }
+
+  const unmount = (): Promise<void> => {
+    unmounting ??= (async () => {
+      try {
         await new Promise<void>((resolvePromise, reject) => {
           fuse.unmount((err) => {
             if (err === null || err === undefined) resolvePromise()
             else reject(new TesseraError('EBUSY', `cannot unmount ${mountpoint}: ${err.message}`))
           })
         })
-        logger.info({ mountpoint }, 'unmounted')
-        await vfs.close()
-      })()
-      return unmounting
-    },
+      } catch (err) {
+        if (await isMountPoint(tablePath)) throw err
+        releaseNativeMount(fuse, mountpoint) // someone else unmounted it first
+      }
+      logger.info({ mountpoint }, 'unmounted')
+      await finish()
+    })()
+    return unmounting
   }
+
+  const watch = setInterval(() => {
+    if (unmounting !== undefined || !watchable) return
+    isMountPoint(tablePath).then((mounted) => {
+      if (mounted || unmounting !== undefined) return
+      logger.warn({ mountpoint }, 'unmounted by someone else')
+      unmounting = (async () => {
+        releaseNativeMount(fuse, mountpoint)
+        await finish()
+      })()
+      unmounting.catch((err: unknown) => logger.error({ mountpoint, err: String(err) }, 'commit after an outside unmount failed'))
+    }, (err: unknown) => logger.debug({ err: String(err) }, 'cannot read the mount table'))
+  }, options.watchMs ?? DEFAULT_WATCH_MS)
+  watch.unref()
+
+  return { mountpoint, unmount, closed }
 }

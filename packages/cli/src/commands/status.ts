@@ -1,6 +1,8 @@
-import type { MemberReport } from '@tessera/client'
+import { MetaCalls, type MemberReport } from '@tessera/client'
+import { asTesseraError, type ChunkServerInfo } from '@tessera/protocol'
 import { type Command, EXIT } from '../command.js'
-import { TARGET_OPTIONS, connectMeta } from '../cluster-target.js'
+import { TARGET_OPTIONS, connectMeta, resolveClusterTarget } from '../cluster-target.js'
+import { formatBytes } from '../progress.js'
 
 /** One member's line of `tessera status`. */
 export interface MemberLine {
@@ -18,12 +20,14 @@ export interface MemberLine {
 
 export const statusCommand: Command = {
   name: 'status',
-  summary: 'Show the meta members: role, term, commit and applied index, lag',
+  summary: 'Show the meta members (role, term, commit, applied, lag) and the chunk servers',
   usage: 'tessera status (--meta HOST:PORT,... | --dir DIR) [--secret-file FILE] [--json]',
-  details: 'Asks every member for its Raft status. Exits 1 when no member reports a leader.',
+  details:
+    'Asks every member for its Raft status, and the leader for the chunk servers (state, capacity,\n' +
+    'used, block count) and the under-replicated block count. Exits 1 when no member reports a leader.',
   options: {
     ...TARGET_OPTIONS,
-    json: { type: 'boolean', description: 'print {leader, members: [...]} as JSON' },
+    json: { type: 'boolean', description: 'print {leader, members: [...], chunks: {servers, underReplicated}} as JSON' },
   },
   async run({ options, out, err, env }) {
     const client = await connectMeta(options, env, { sessions: 1 })
@@ -34,11 +38,13 @@ export const statusCommand: Command = {
       await client.close()
     }
     const { leader, members } = summarize(reports)
+    const chunks = leader === undefined ? undefined : await chunkServers(options, env)
     if (options.json === true) {
-      out.write(JSON.stringify({ leader: leader ?? null, members }) + '\n')
+      out.write(JSON.stringify({ leader: leader ?? null, members, ...(chunks === undefined ? {} : { chunks }) }) + '\n')
     } else {
       out.write(renderTable(members))
       out.write(leader === undefined ? 'no leader\n' : `leader: ${leader}\n`)
+      if (chunks !== undefined) out.write(renderChunks(chunks))
     }
     if (leader === undefined) {
       err.write('tessera status: no member reports a leader\n')
@@ -73,4 +79,35 @@ function renderTable(members: readonly MemberLine[]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)))
   const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd() + '\n'
   return [header, ...rows].map(line).join('')
+}
+
+interface ChunkReport {
+  servers?: ChunkServerInfo[]
+  underReplicated?: number
+  error?: string
+}
+
+async function chunkServers(options: Parameters<typeof resolveClusterTarget>[0], env: NodeJS.ProcessEnv): Promise<ChunkReport> {
+  const target = await resolveClusterTarget(options, env)
+  const calls = new MetaCalls({ addresses: target.addresses, secret: target.secret, deadlineMs: 5000 })
+  try {
+    const { servers, underReplicated } = await calls.call('meta.chunkServers', {})
+    return { servers, underReplicated }
+  } catch (err) {
+    return { error: asTesseraError(err).message }
+  } finally {
+    await calls.close()
+  }
+}
+
+function renderChunks(report: ChunkReport): string {
+  if (report.servers === undefined) return `chunk servers: unknown (${report.error ?? 'no answer'})\n`
+  if (report.servers.length === 0) return 'chunk servers: none registered\n'
+  const header = ['CHUNK', 'ADDRESS', 'ZONE', 'STATE', 'CAPACITY', 'USED', 'BLOCKS']
+  const rows = report.servers.map((s) => [
+    s.id, s.address, s.zone === '' ? '-' : s.zone, s.state, formatBytes(s.capacityBytes), formatBytes(s.usedBytes), String(s.blockCount),
+  ])
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)))
+  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd() + '\n'
+  return '\n' + [header, ...rows].map(line).join('') + `under-replicated blocks: ${report.underReplicated ?? 0}\n`
 }

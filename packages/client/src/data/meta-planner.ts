@@ -7,6 +7,7 @@
  * call is idempotent (a placement that is retried just places again; adding or removing a
  * location twice changes nothing more), so they need no session.
  */
+import { connect } from 'node:net'
 import { hostname } from 'node:os'
 import { randomBytes } from 'node:crypto'
 import {
@@ -123,18 +124,72 @@ export class MetaCalls {
   }
 }
 
+/** How long a probe's verdict on a chunk server is reused: unreachable ones stay out longer. */
+const REACHABLE_TTL_MS = 2000
+const UNREACHABLE_TTL_MS = 15_000
+/** A TCP connect to a live host answers in microseconds (accepted or refused); a dead host never. */
+const PROBE_TIMEOUT_MS = 1000
+
 /** Where blocks go and come from, as meta says. */
 export class MetaBlockPlanner implements BlockPlanner {
-  constructor(readonly calls: MetaCalls) {}
+  private readonly probes = new Map<string, { at: number; reachable: Promise<boolean> }>()
+  private readonly unreachable = new Map<string, number>()
 
-  placeBlock(request: PlaceRequest): Promise<Placement> {
-    return this.calls.call('meta.placeBlock', {
-      key: request.key, length: request.length, ...(request.exclude === undefined ? {} : { exclude: request.exclude.slice(0, 16) }),
-    })
+  /**
+   * With `probeServers`, chunk servers are checked with a TCP connect (cached for a moment)
+   * before they are used, because meta notices a dead server only after its heartbeat timeout:
+   * - a placement naming an unreachable server is asked again without it;
+   * - servers a failed write excludes are probed: when a hop of a chain dies, the servers after
+   *   it fail too without being at fault, so only the unreachable ones are kept out, of the next
+   *   placement and of every placement for a while after;
+   * - a block's unreachable copies are tried last.
+   */
+  constructor(readonly calls: MetaCalls, private readonly probeServers = false) {}
+
+  async placeBlock(request: PlaceRequest): Promise<Placement> {
+    const exclude = await this.refineExclusions(request.exclude ?? [])
+    for (let round = 0; ; round++) {
+      const now = Date.now()
+      for (const [address, until] of this.unreachable) {
+        if (until <= now) this.unreachable.delete(address)
+        else if (!exclude.includes(address)) exclude.push(address)
+      }
+      const placement = await this.calls.call('meta.placeBlock', {
+        key: request.key, length: request.length, ...(exclude.length === 0 ? {} : { exclude: exclude.slice(0, 16) }),
+      })
+      if (!this.probeServers || round > 0) return placement
+      // A server that died a moment ago is still live for meta until its heartbeats are overdue.
+      const reachable = await Promise.all(placement.servers.map((address) => this.probe(address)))
+      if (reachable.every(Boolean)) return placement
+    }
   }
 
-  locateBlock(ref: BlockId): Promise<Location> {
-    return this.calls.call('meta.locateBlock', { ref: { key: ref.key, len: ref.len } })
+  /** Live servers first: those that do not accept connections go to the end. */
+  async locateBlock(ref: BlockId): Promise<Location> {
+    const location = await this.calls.call('meta.locateBlock', { ref: { key: ref.key, len: ref.len } })
+    if (!this.probeServers || location.servers.length < 2) return location
+    const reachable = await Promise.all(location.servers.map((address) => this.probe(address)))
+    return { ...location, servers: [...location.servers.filter((_, i) => reachable[i]), ...location.servers.filter((_, i) => !reachable[i])] }
+  }
+
+  /** The unreachable servers among `excluded`, or all of them when every one answers. */
+  private async refineExclusions(excluded: readonly string[]): Promise<string[]> {
+    if (!this.probeServers || excluded.length === 0) return [...excluded]
+    const reachable = await Promise.all(excluded.map((address) => this.probe(address)))
+    const unreachable = excluded.filter((_, i) => !reachable[i])
+    return unreachable.length > 0 ? unreachable : [...excluded]
+  }
+
+  private probe(address: string): Promise<boolean> {
+    const now = Date.now()
+    const cached = this.probes.get(address)
+    if (cached !== undefined && now - cached.at < REACHABLE_TTL_MS) return cached.reachable
+    const reachable = tcpReachable(address, PROBE_TIMEOUT_MS).then((ok) => {
+      if (!ok) this.unreachable.set(address, Date.now() + UNREACHABLE_TTL_MS)
+      return ok
+    })
+    this.probes.set(address, { at: now, reachable })
+    return reachable
   }
 
   async reportBadCopy(ref: BlockId, server: string): Promise<void> {
@@ -158,3 +213,20 @@ export class MetaBlockPlanner implements BlockPlanner {
 
 /** Blocks per meta.blocksWritten call (the protocol allows 4096). */
 const BATCH = 1024
+
+/** Whether a TCP connection to host:port is accepted within `timeoutMs`. */
+function tcpReachable(address: string, timeoutMs: number): Promise<boolean> {
+  const colon = address.lastIndexOf(':')
+  const host = address.slice(0, colon).replace(/^\[|\]$/g, '')
+  const port = Number(address.slice(colon + 1))
+  return new Promise((resolve) => {
+    const socket = connect({ host, port })
+    const done = (ok: boolean): void => {
+      socket.destroy()
+      resolve(ok)
+    }
+    socket.setTimeout(timeoutMs, () => done(false))
+    socket.once('connect', () => done(true))
+    socket.once('error', () => done(false))
+  })
+}

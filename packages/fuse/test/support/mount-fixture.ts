@@ -2,7 +2,8 @@
  * A child process for the FUSE tests (a process must never make synchronous fs calls on a mount
  * it serves itself): starts a one-member meta service on 127.0.0.1 and mounts a Vfs over it and
  * the in-memory DataPath at argv[2]. Prints "READY <pid>" once mounted; on SIGTERM or SIGINT it
- * unmounts, stops meta and exits 0.
+ * unmounts, stops meta and exits 0; when someone else unmounts the directory (umount,
+ * fusermount -u) it prints "UNMOUNTED", stops meta and exits 0 too.
  *
  *   node packages/fuse/dist/test/support/mount-fixture.js MOUNTPOINT [BLOCK_SIZE]
  */
@@ -45,6 +46,11 @@ async function main(): Promise<void> {
     await rm(dir, { recursive: true, force: true })
     process.exit(0)
   }
+  void mount.closed.then(() => {
+    if (stopping) return
+    process.stdout.write('UNMOUNTED\n')
+    void stop()
+  })
   process.on('SIGTERM', () => void stop())
   process.on('SIGINT', () => void stop())
   process.stdout.write(`READY ${process.pid}\n`)

@@ -73,11 +73,6 @@ export function serverById(t: ClusterTables, id: string): ChunkServerRecord | un
   return undefined
 }
 
-export function serverByAddress(t: ClusterTables, address: string): ChunkServerRecord | undefined {
-  for (const [, server] of t.chunkServers.entries()) if (server.address === address && server.state !== 'down') return server
-  return undefined
-}
-
 /** Stores a block's copies and keeps the under-replicated table in step. */
 function setLocations(t: ClusterTables, block: string, nums: readonly number[], replication: number): void {
   if (nums.length === 0) {

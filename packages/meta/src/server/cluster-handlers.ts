@@ -111,7 +111,8 @@ export function clusterHandlers(deps: ClusterDeps): Pick<Handlers<ServedCatalogu
       }
       const chosen = choosePlacement(candidates, replication(), req.length, deps.random)
       if (chosen.length < minCopies()) {
-        const code = candidates.length >= minCopies() ? 'ENOSPC' : 'UNAVAILABLE'
+        // EAGAIN, not UNAVAILABLE: the meta service is fine, the chunk servers are too few now.
+        const code = candidates.length >= minCopies() ? 'ENOSPC' : 'EAGAIN'
         throw new TesseraError(code, `cannot place block ${req.key}: ${chosen.length} live chunk server(s) with room, ${minCopies()} needed`)
       }
       for (const c of chosen) deps.liveness.reserve(c.id, req.length)

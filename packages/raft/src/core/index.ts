@@ -21,6 +21,8 @@
  *        entries count toward the commit quorum, as etcd's self-acks after async storage writes)
  *        and applies membership changes from ConfChange entries.
  *
+ * While a Ready is outstanding the driver may also send core.takeMessages() at any time (the
+ * same kind of messages as rd.messages: appends for proposals made during the disk write).
  * A crash between 1 and 3 is safe: the leader's entries reached followers without being durable
  * here, exactly as if the leader's write had been lost, and it never counted itself for them.
  * A proposal is done when an entry with its {index, term} is applied; if an

@@ -351,6 +351,17 @@ export class RaftCore {
   }
 
   /**
+   * Hands out the messages that may leave at once (those a Ready puts in `messages`) without
+   * waiting for the next Ready; callable while a Ready is outstanding. The driver uses it to
+   * send appends for proposals that arrive while its disk write is in flight.
+   */
+  takeMessages(): RaftMessage[] {
+    const msgs = this.msgs
+    this.msgs = []
+    return msgs
+  }
+
+  /**
    * Acknowledges that `rd` was persisted, sent and applied. Applies membership changes. On the
    * leader, this is where its own entries start to count toward a commit: only once durable
    * (it sent them to the followers before writing them, Raft thesis §10.2.1).

@@ -106,6 +106,10 @@ export class RaftNode {
   private readonly tickMs: number
   private ticker: NodeJS.Timeout | undefined
   private scheduled = false
+  /** Resolved after the next core.advance() (or on stop). */
+  private advanceWaiters: (() => void)[] = []
+  /** A send of core.takeMessages() is scheduled (while a Ready is being persisted). */
+  private sendScheduled = false
   private running = false
   private stopped = false
   private failure: Error | undefined
@@ -264,6 +268,9 @@ export class RaftNode {
   /** Takes a snapshot of the applied state now and compacts the log behind it. */
   async snapshotNow(): Promise<number> {
     this.checkRunning()
+    // Entries applied while their Ready is still being persisted are not yet in the core's
+    // applied index or membership: the snapshot waits until they are.
+    if (this.running && this.core.status().applied < this.applied) await new Promise<void>((resolve) => this.advanceWaiters.push(resolve))
     await this.takeSnapshot()
     return this.snapshotIndex
   }
@@ -313,6 +320,7 @@ export class RaftNode {
     this.stopped = true
     if (this.ticker !== undefined) clearInterval(this.ticker)
     this.failAll(new TesseraError('UNAVAILABLE', 'raft: node stopped'))
+    this.wakeAdvanceWaiters()
     await this.snapshotting?.catch(() => undefined)
     await this.transport.close()
     const deferred = this.deferredHardState
@@ -330,11 +338,34 @@ export class RaftNode {
   }
 
   private kick(): void {
-    if (this.scheduled || this.running || this.stopped) return
+    if (this.stopped) return
+    if (this.running) {
+      this.scheduleSend()
+      return
+    }
+    if (this.scheduled) return
     this.scheduled = true
     setImmediate(() => {
       this.scheduled = false
       void this.process()
+    })
+  }
+
+  /**
+   * While a Ready is being persisted, what may leave at once (appends for new proposals,
+   * heartbeats) goes out now instead of waiting for the disk write: the followers start their
+   * own writes sooner (core/index.ts).
+   */
+  private scheduleSend(): void {
+    if (this.sendScheduled) return
+    this.sendScheduled = true
+    setImmediate(() => {
+      this.sendScheduled = false
+      if (this.stopped || !this.running) return
+      const messages = this.core.takeMessages()
+      if (messages.length === 0) return
+      this.transport.send(messages)
+      this.stages?.sent(messages)
     })
   }
 
@@ -348,17 +379,21 @@ export class RaftNode {
         // The leader's appends go out while its own write is in flight (core/index.ts, step 1).
         this.transport.send(rd.messages)
         this.stages?.sent(rd.messages)
+        // Committed entries are durable on a majority: applying them (and answering clients)
+        // need not wait for this node's write of newer entries.
+        this.applyCommitted(rd.committedEntries)
+        this.stages?.applied(this.applied)
+        this.noteReadStates(rd)
+        this.serveReads()
         await this.persist(rd)
         if (this.stopped) return
         const lastEntry = rd.entries[rd.entries.length - 1]
         if (lastEntry !== undefined) this.stages?.persisted(lastEntry.index)
         this.transport.send(rd.messagesAfterPersist)
         this.stages?.sent(rd.messagesAfterPersist)
-        this.applyCommitted(rd.committedEntries)
-        this.stages?.applied(this.applied)
-        this.noteReadStates(rd)
         this.noteSoftState(rd)
         this.core.advance(rd)
+        this.wakeAdvanceWaiters()
         this.serveReads()
         this.maybeSnapshot()
       }
@@ -367,6 +402,13 @@ export class RaftNode {
     } finally {
       this.running = false
     }
+  }
+
+  private wakeAdvanceWaiters(): void {
+    if (this.advanceWaiters.length === 0) return
+    const waiters = this.advanceWaiters
+    this.advanceWaiters = []
+    for (const wake of waiters) wake()
   }
 
   private async persist(rd: Ready): Promise<void> {
