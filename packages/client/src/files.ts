@@ -15,7 +15,7 @@ import {
 import { BlockReader } from './data/block-reader.js'
 import { BlockWriter } from './data/block-writer.js'
 import { ChunkConnections } from './data/connections.js'
-import { FileWriter } from './data/file-writer.js'
+import { storeBlockStream } from './data/block-stream.js'
 import { MetaBlockPlanner, type MetaCalls } from './data/meta-planner.js'
 import type { MetaClient } from './meta-client.js'
 
@@ -93,25 +93,13 @@ export class FileStore {
     const blockWriter = new BlockWriter({
       planner: this.planner, connections: this.connections, logger: this.logger, replication: config.replication,
     })
-    const writer = new FileWriter(blockWriter, { blockSize: config.blockSize, maxParallel: this.options.maxParallel ?? 4 })
-    let moved = 0
-    try {
-      for await (const chunk of source) {
-        await writer.write(chunk)
-        moved += chunk.byteLength
-        options.onProgress?.(moved)
-      }
-    } catch (err) {
-      // Waits for the blocks already handed off, so none is left running; nothing is committed.
-      await writer.finish().catch(() => undefined)
-      throw err
-    }
-    const result = await writer.finish()
-    const underReplicated = await this.planner.blocksWritten(result.written)
+    const stored = await storeBlockStream({
+      blockWriter, planner: this.planner, blockSize: config.blockSize, maxParallel: this.options.maxParallel ?? 4,
+    }, source, options.onProgress)
     const { attr } = await meta.exec({
-      op: 'commitFile', cred: meta.cred, ino: created.ino, blocks: result.blocks, size: result.size, mtime: nowSpec(),
+      op: 'commitFile', cred: meta.cred, ino: created.ino, blocks: stored.blocks, size: stored.size, mtime: nowSpec(),
     })
-    return { attr, blocks: result.blocks, underReplicated }
+    return { attr, blocks: stored.blocks, underReplicated: stored.underReplicated }
   }
 
   /** The file's attributes and block list. */

@@ -9,7 +9,7 @@
 import { LIMITS } from './limits.js'
 import {
   MAX_READDIR_LIMIT, MAX_SESSION_ID_BYTES, MAX_BLOCKS_PER_FILE, blockRefSchema, metaCallSchema,
-  metaQuerySchema, timespecSchema, lockModeSchema, type MetaOp, type MetaReplies, type MetaQuery, type MetaRequest,
+  metaQuerySchema, timespecSchema, blockIdSchema, metaBlockKeySchema, lockModeSchema, type MetaOp, type MetaReplies, type MetaQuery, type MetaRequest,
   type Attr,
 } from './meta.js'
 import { mergeCatalogues, type Catalogue } from './messages.js'
@@ -32,7 +32,6 @@ const attr = s.object({
 true satisfies Same<Infer<typeof attr>, Attr>
 
 const empty = s.object({})
-const blockId = s.object({ key: s.str(16, 16), len: s.uint(0xffffffff) })
 const dirEntry = s.object({ name: s.str(LIMITS.maxPathBytes), ino: s.uint(), type: s.uint(0o177777) })
 
 /** Replies to MetaRequest, tagged with the request's op. */
@@ -40,7 +39,7 @@ const execReply = s.union('op', [
   s.object({ op: s.literal('setattr', 'mkdir', 'mknod', 'link', 'symlink'), reply: s.object({ attr }) }),
   s.object({ op: s.literal('create'), reply: s.object({ attr, created: s.bool() }) }),
   s.object({ op: s.literal('unlink', 'rmdir', 'rename', 'setxattr', 'removexattr'), reply: empty }),
-  s.object({ op: s.literal('commitFile'), reply: s.object({ attr, released: s.array(blockId, MAX_BLOCKS_PER_FILE) }) }),
+  s.object({ op: s.literal('commitFile'), reply: s.object({ attr, released: s.array(blockIdSchema, MAX_BLOCKS_PER_FILE) }) }),
 ])
 
 /** Replies to MetaQuery, tagged with the query's op. */
@@ -137,8 +136,6 @@ const chunkState = s.literal('up', 'down', 'draining')
 export type ChunkState = Infer<typeof chunkState>
 const zone = s.str(MAX_ZONE_BYTES)
 const blockToken = s.str(MAX_BLOCK_TOKEN_CHARS)
-/** A block as meta names it (key may carry a salt: `<16hex>s<seed>`). */
-const blockRefId = s.object({ key: s.str(27, 16), len: s.uint(0xffffffff) })
 const serverList = s.array(serverAddressSchema, 16)
 
 const chunkRegister = s.object({
@@ -185,7 +182,7 @@ const chunkServerInfo = s.object({
 export type ChunkServerInfo = Infer<typeof chunkServerInfo>
 
 const blockLocation = s.object({
-  key: s.str(27, 16),
+  key: metaBlockKeySchema,
   len: s.uint(0xffffffff),
   servers: s.array(s.object({ id: nodeId, address: serverAddressSchema, state: chunkState }), 64),
   underReplicated: s.bool(),
@@ -274,19 +271,19 @@ export const clusterCatalogue = {
     },
     /** Where a block's copies are (live servers first) and a read token. */
     'meta.locateBlock': {
-      request: s.object({ ref: blockRefId }),
+      request: s.object({ ref: blockIdSchema }),
       response: s.object({ servers: serverList, token: blockToken }),
     },
     /** A copy read from `server` was corrupt or missing: meta forgets it (repair restores it). */
-    'meta.reportBadCopy': { request: s.object({ ref: blockRefId, server: serverAddressSchema }), response: empty },
+    'meta.reportBadCopy': { request: s.object({ ref: blockIdSchema, server: serverAddressSchema }), response: empty },
     /** Blocks a client wrote, with the servers holding durable copies (before it commits them). */
     'meta.blocksWritten': {
-      request: s.object({ blocks: s.array(s.object({ ref: blockRefId, servers: serverList }), MAX_LOCATION_BLOCKS) }),
+      request: s.object({ blocks: s.array(s.object({ ref: blockIdSchema, servers: serverList }), MAX_LOCATION_BLOCKS) }),
       response: s.object({ underReplicated: s.uint() }),
     },
     /** Where each block's copies are (for stat and fsck); no tokens. */
     'meta.blockLocations': {
-      request: s.object({ refs: s.array(blockRefId, MAX_LOCATION_BLOCKS) }),
+      request: s.object({ refs: s.array(blockIdSchema, MAX_LOCATION_BLOCKS) }),
       response: s.object({ blocks: s.array(blockLocation, MAX_LOCATION_BLOCKS) }),
     },
     /** The chunk servers as the leader sees them, and the count of under-replicated blocks. */

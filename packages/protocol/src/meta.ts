@@ -304,7 +304,9 @@ const name = s.str(LIMITS.maxPathBytes)
 const credentials = s.object({ uid: id32, gid: id32, groups: s.array(id32, MAX_GROUPS) })
 /** nsec up to UTIME_NOW; the state machine refuses other values >= 1e9 with EINVAL. */
 const timespec = s.object({ sec: s.int(), nsec: s.uint(UTIME_NOW) })
-const blockRef = s.object({ key: s.str(MAX_BLOCK_KEY_BYTES, 16), len: s.uint(0xffffffff), used: s.uint(0xffffffff) })
+const blockKey = s.str(MAX_BLOCK_KEY_BYTES, 16)
+const blockIdObject = s.object({ key: blockKey, len: s.uint(0xffffffff) })
+const blockRef = s.object({ key: blockKey, len: s.uint(0xffffffff), used: s.uint(0xffffffff) })
 const sessionId = s.str(MAX_SESSION_ID_BYTES, 1)
 const xattrName = s.str(LIMITS.maxPathBytes)
 
@@ -366,6 +368,10 @@ const queryUnion = s.union('op', [
 
 export const timespecSchema: Schema<Timespec> = timespec
 export const blockRefSchema: Schema<BlockRef> = blockRef
+/** A block as meta names it: key (16 hex, or salted `<16hex>s<seed>`) and length. */
+export const blockIdSchema: Schema<BlockId> = blockIdObject
+/** The key part of a block as meta names it. */
+export const metaBlockKeySchema: Schema<string> = blockKey
 export const metaRequestSchema: Schema<MetaRequest> = requestUnion
 export const sessionRequestSchema: Schema<SessionRequest> = sessionUnion
 export const metaCallSchema: Schema<MetaCall> = callObject

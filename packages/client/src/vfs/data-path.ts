@@ -12,7 +12,16 @@ export interface WrittenBlocks {
   size: number
 }
 
-export interface DataPath {
+/** Range reads of one open file: an implementation may keep read-ahead state per reader. */
+export interface RangeReader {
+  /**
+   * A reader for one open file (sequential reads of it fetch ahead); without this method the
+   * VFS reads every file through `readRange`.
+   */
+  openReader?(): RangeReader
+}
+
+export interface DataPath extends RangeReader {
   /** The cluster's block size: the VFS cuts the bytes it writes at this size. */
   readonly blockSize: number
   /**
@@ -21,9 +30,8 @@ export interface DataPath {
    */
   writeBlocks(bytes: AsyncIterable<Uint8Array>): Promise<WrittenBlocks>
   /**
-   * Bytes [offset, offset + length) of the pieces `blocks` (each its `used` bytes, in order).
-   * Returns fewer bytes where the range passes the end of the pieces; the caller supplies the
-   * zeros of a tail hole.
+   * A reader for one open file (sequential reads of it fetch ahead); without this method the
+   * VFS reads every file through `readRange`.
    */
-  readRange(blocks: readonly BlockRef[], offset: number, length: number): Promise<Uint8Array>
+  openReader?(): RangeReader
 }
