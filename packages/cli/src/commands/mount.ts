@@ -3,15 +3,14 @@
  * SIGINT/SIGTERM (then a clean unmount), or with --background as a detached process that this
  * command waits for until the mount is up.
  *
- * File contents go through `createDataPath` (below), the one place the real data path is wired.
+ * File contents go through `createDataPath` (below): the cluster's chunk servers, placed by meta.
  */
 import { openSync, closeSync } from 'node:fs'
 import { spawn } from 'node:child_process'
-import { Vfs, type DataPath } from '@tessera/client'
+import { ClusterDataPath, MetaCalls, Vfs } from '@tessera/client'
 import { checkMountpoint, mountVfs } from '@tessera/fuse'
-import { TesseraError, createLogger, type BlockRef } from '@tessera/protocol'
+import { createLogger, type Logger } from '@tessera/protocol'
 import { type Command, EXIT, UsageError, parseSize, stringOption } from '../command.js'
-import { DEFAULT_BLOCK_SIZE } from '../cluster-files.js'
 import { TARGET_OPTIONS, connectMeta, resolveClusterTarget, type ClusterTarget } from '../cluster-target.js'
 import { tesseraBin } from '../local/processes.js'
 
@@ -19,16 +18,15 @@ import { tesseraBin } from '../local/processes.js'
 const BACKGROUND_CHILD_ENV = 'TESSERA_MOUNT_CHILD'
 const READY_TIMEOUT_MS = 30_000
 
-/**
- * The DataPath for a cluster. The chunk-server data path is not wired to meta yet, so this one
- * refuses file contents with ENOSYS at first use; the namespace works fully meanwhile.
- */
-export function createDataPath(_cluster: ClusterTarget): DataPath {
-  const refuse = (): never => { throw new TesseraError('ENOSYS', 'data path not configured') }
-  return {
-    blockSize: DEFAULT_BLOCK_SIZE,
-    writeBlocks: async (_bytes: AsyncIterable<Uint8Array>) => refuse(),
-    readRange: async (_blocks: readonly BlockRef[], _offset: number, _length: number) => refuse(),
+/** The real data path of `cluster`, with the meta calls it owns; `close` ends both. */
+export async function createDataPath(cluster: ClusterTarget, logger: Logger): Promise<{ data: ClusterDataPath; close(): Promise<void> }> {
+  const calls = new MetaCalls({ addresses: cluster.addresses, secret: cluster.secret, logger })
+  try {
+    const data = await ClusterDataPath.open({ calls, secret: cluster.secret, logger })
+    return { data, close: async () => { await data.close(); await calls.close() } }
+  } catch (error) {
+    await calls.close()
+    throw error
   }
 }
 
@@ -62,19 +60,22 @@ export const mountCommand: Command = {
 
     const logger = createLogger({ component: 'mount' })
     const meta = await connectMeta(options, env, { logger })
+    let data: Awaited<ReturnType<typeof createDataPath>>
     try {
       await meta.getattr(1, { deadlineMs: READY_TIMEOUT_MS }) // the cluster answers before we mount
+      data = await createDataPath(target, logger)
     } catch (error) {
       await meta.close()
       throw error
     }
-    const vfs = new Vfs(meta, createDataPath(target), {
+    const vfs = new Vfs(meta, data.data, {
       attrTtlMs: cacheMs, entryTtlMs: cacheMs, logger, ...(maxDirtyBytes === undefined ? {} : { maxDirtyBytes }),
     })
     let mount
     try {
       mount = await mountVfs(vfs, mountpoint, { logger, kernelCacheSeconds: cacheMs / 1000 })
     } catch (error) {
+      await data.close()
       await meta.close()
       throw error
     }
@@ -98,6 +99,7 @@ export const mountCommand: Command = {
     try {
       await mount.unmount()
     } finally {
+      await data.close()
       await meta.close()
     }
     out.write(`unmounted ${mountpoint}\n`)

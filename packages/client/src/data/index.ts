@@ -13,3 +13,4 @@ export {
   chunkKeyOfRef, blockIdOfChunkKey, nameOfRef, nameOfChunkKey, chunkKeyOf, blockIdOf, nameBytes, bytesMatch, loadHasher,
   MAX_KEY_SEED, type BlockName,
 } from './block-key.js'
+export { storeBlockStream, type BlockStreamDeps, type StoredBlocks } from './block-stream.js'

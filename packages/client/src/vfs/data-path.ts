@@ -1,7 +1,8 @@
 /**
  * The seam between the VFS and the file data: bytes in, block references out, and ranges back.
- * The real implementation writes through chunk servers (packages/client/src/data); tests use an
- * in-memory one. Implementations verify what they read; the VFS only patches and commits.
+ * The real implementation writes through chunk servers (ClusterDataPath, over
+ * packages/client/src/data); tests use an in-memory one. Implementations verify what they read;
+ * the VFS only patches and commits.
  */
 import type { BlockRef } from '@tessera/protocol'
 
@@ -12,13 +13,14 @@ export interface WrittenBlocks {
   size: number
 }
 
-/** Range reads of one open file: an implementation may keep read-ahead state per reader. */
+/** Range reads; an implementation may keep read-ahead state per reader. */
 export interface RangeReader {
   /**
-   * A reader for one open file (sequential reads of it fetch ahead); without this method the
-   * VFS reads every file through `readRange`.
+   * Bytes [offset, offset + length) of the pieces `blocks` (each its `used` bytes, in order).
+   * Returns fewer bytes where the range passes the end of the pieces; the caller supplies the
+   * zeros of a tail hole.
    */
-  openReader?(): RangeReader
+  readRange(blocks: readonly BlockRef[], offset: number, length: number): Promise<Uint8Array>
 }
 
 export interface DataPath extends RangeReader {
@@ -26,12 +28,12 @@ export interface DataPath extends RangeReader {
   readonly blockSize: number
   /**
    * Writes a stream of bytes as blocks of at most `blockSize` and resolves once every block is
-   * durable. An empty stream writes no block.
+   * durable (and, for a cluster, once meta knows where they are). An empty stream writes no block.
    */
   writeBlocks(bytes: AsyncIterable<Uint8Array>): Promise<WrittenBlocks>
   /**
-   * A reader for one open file (sequential reads of it fetch ahead); without this method the
-   * VFS reads every file through `readRange`.
+   * A reader for one open file, so that sequential reads of it fetch ahead; without this method
+   * the VFS reads every file through `readRange`.
    */
   openReader?(): RangeReader
 }

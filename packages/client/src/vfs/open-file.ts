@@ -13,7 +13,7 @@ import {
   type Attr, type BlockRef, type Credentials, type Ino, type Timespec,
 } from '@tessera/protocol'
 import type { MetaClient } from '../meta-client.js'
-import type { DataPath } from './data-path.js'
+import type { DataPath, RangeReader } from './data-path.js'
 import { DirtyExtents, overlaySegments, type Segment } from './dirty-extents.js'
 import { Mutex } from './mutex.js'
 import { piecesEnd, replaceRun, runsFor, truncatePieces, type Run } from './pieces.js'
@@ -48,11 +48,14 @@ export class OpenFile {
   private mtime: Timespec | undefined
   private writerCred: Credentials | undefined
   private readonly lock = new Mutex()
+  /** This file's reader (its own read-ahead state when the DataPath offers one). */
+  private readonly reader: RangeReader
 
   constructor(readonly ino: Ino, attr: Attr, private readonly deps: OpenFileDeps, known?: { pieces: BlockRef[] }) {
     this.attr = attr
     this.size = attr.size
     this.pieces = known?.pieces
+    this.reader = deps.data.openReader?.() ?? deps.data
   }
 
   /** Bytes held in memory for this file. */
@@ -106,7 +109,7 @@ export class OpenFile {
       const flushing = this.flushing
       const stored = Math.min(len, Math.max(0, piecesEnd(pieces) - offset))
       if (stored > 0) {
-        const bytes = await this.deps.data.readRange(pieces, offset, stored)
+        const bytes = await this.reader.readRange(pieces, offset, stored)
         out.set(bytes.subarray(0, Math.min(bytes.byteLength, len)))
       }
       overlaySegments(flushing, out, offset)
