@@ -1,32 +1,21 @@
 /**
- * POSIX behaviour of a Tessera mount. The mount is served by a child process
- * (packages/fuse/dist/test/support/mount-fixture.js: one in-process meta member and the in-memory
- * DataPath); this process uses ASYNC fs calls and other child processes only, so that nothing
- * here can block the FUSE server (shared/FACTS.md). after() always unmounts (fusermount -u, then
- * -u -z) and kills the child by pid.
+ * POSIX behaviour of a Tessera mount over a real cluster (support/test-mount.ts: `tessera up
+ * --metas 3 --chunks 3 --mount`, block size 1 MiB). This process uses ASYNC fs calls and other
+ * child processes only, so that nothing here can block the FUSE server (shared/FACTS.md).
+ * after() always unmounts and stops the cluster.
  */
 import { expect } from 'chai'
-import { execFile, spawn, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import {
-  appendFile, chmod, chown, link, lstat, mkdir, mkdtemp, open, readFile, readdir, readlink, rename, rm, rmdir, stat,
+  appendFile, chmod, chown, link, lstat, mkdir, open, readFile, readdir, readlink, rename, rmdir, stat,
   statfs, symlink, truncate, unlink, utimes, writeFile,
 } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
-
-const REPO = fileURLToPath(new URL('../../../', import.meta.url))
-const FIXTURE = join(REPO, 'packages/fuse/dist/test/support/mount-fixture.js')
-const BLOCK = 256 * 1024
+import { REPO, run as runProgram } from './support/processes.js'
+import { startTestMount, type TestMount } from './support/test-mount.js'
 
 function run(cmd: string, args: string[], timeoutMs = 30_000): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(cmd, args, { timeout: timeoutMs, maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
-      const code = err === null ? 0 : typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1
-      resolve({ code, stdout, stderr })
-    })
-  })
+  return runProgram(cmd, args, { timeoutMs })
 }
 
 async function codeOf(promise: Promise<unknown>): Promise<string> {
@@ -38,60 +27,21 @@ async function codeOf(promise: Promise<unknown>): Promise<string> {
   }
 }
 
-function waitForReady(child: ChildProcess, timeoutMs: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    let out = ''
-    let err = ''
-    const timer = setTimeout(() => reject(new Error(`mount fixture not ready in ${timeoutMs} ms: ${err}`)), timeoutMs)
-    child.stdout!.on('data', (chunk: Buffer) => {
-      out += chunk.toString()
-      if (out.includes('READY')) {
-        clearTimeout(timer)
-        resolve()
-      }
-    })
-    child.stderr!.on('data', (chunk: Buffer) => { err += chunk.toString() })
-    child.on('exit', (code) => {
-      clearTimeout(timer)
-      reject(new Error(`mount fixture exited with ${code}: ${err}`))
-    })
-  })
-}
-
-function exited(child: ChildProcess, timeoutMs: number): Promise<boolean> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(true)
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => resolve(false), timeoutMs)
-    child.once('exit', () => {
-      clearTimeout(timer)
-      resolve(true)
-    })
-  })
-}
-
 describe('FUSE mount: POSIX behaviour', function () {
-  this.timeout(60_000)
-  let dir: string
+  this.timeout(90_000)
+  let mount: TestMount | undefined
   let mnt: string
-  let child: ChildProcess | undefined
+  let BLOCK: number
   const at = (...parts: string[]): string => join(mnt, ...parts)
 
   before(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'tessera-fuse-posix-'))
-    mnt = join(dir, 'mnt')
-    await mkdir(mnt)
-    child = spawn(process.execPath, [FIXTURE, mnt, String(BLOCK)], { stdio: ['ignore', 'pipe', 'pipe'] })
-    await waitForReady(child, 30_000)
+    mount = await startTestMount({ name: 'tessera-fuse-posix' })
+    mnt = mount.mountpoint
+    BLOCK = mount.blockSize
   })
 
   after(async () => {
-    if (child !== undefined) {
-      child.kill('SIGTERM')
-      if (!(await exited(child, 10_000))) child.kill('SIGKILL')
-      await exited(child, 5000)
-    }
-    if ((await run('fusermount', ['-u', mnt], 10_000)).code !== 0) await run('fusermount', ['-u', '-z', mnt], 10_000)
-    await rm(dir, { recursive: true, force: true })
+    await mount?.stop()
   })
 
   it('makes and removes directories, with EEXIST, ENOTEMPTY, ENOTDIR, EISDIR and ENOENT', async () => {
@@ -197,5 +147,26 @@ describe('FUSE mount: POSIX behaviour', function () {
     expect(diff.code).to.equal(0)
     const rmTree = await run('rm', ['-r', at('tree')])
     expect(rmTree.code).to.equal(0)
+  })
+
+  it('two mounts of one cluster see each other\'s closed files (close-to-open)', async () => {
+    const other = await mount!.mountAgain()
+    const first = randomBytes(3 * BLOCK + 4321)
+    await writeFile(at('shared.bin'), first) // closed here
+    expect(Buffer.compare(await readFile(join(other, 'shared.bin')), first)).to.equal(0)
+    const second = randomBytes(2 * BLOCK + 99)
+    const fh = await open(join(other, 'shared.bin'), 'r+')
+    await fh.write(second, 0, second.length, BLOCK - 10)
+    await fh.truncate(BLOCK - 10 + second.length)
+    await fh.close()
+    const expected = Buffer.concat([first.subarray(0, BLOCK - 10), second])
+    // The kernel may keep the attributes a moment (--cache-ms, 1 s by default); a new open revalidates.
+    await new Promise((resolve) => setTimeout(resolve, 1200))
+    expect(Buffer.compare(await readFile(at('shared.bin')), expected)).to.equal(0)
+    await mkdir(join(other, 'from-other'))
+    await new Promise((resolve) => setTimeout(resolve, 1200))
+    expect(await readdir(mnt)).to.include('from-other')
+    await unlink(at('shared.bin'))
+    await rmdir(at('from-other'))
   })
 })

@@ -297,6 +297,38 @@ describe('data path with chunk servers going down', function () {
   })
 })
 
+describe('data path with a server down in the middle of the chain', function () {
+  this.timeout(30_000)
+  let cluster: Cluster
+  let connections: ChunkConnections
+
+  before(async () => {
+    cluster = await Cluster.start(4)
+    connections = new ChunkConnections({ secret: SECRET, clientId: 'data-test-middle', connectTimeoutMs: 500 })
+  })
+
+  after(async () => {
+    await connections?.close()
+    await cluster?.close()
+  })
+
+  it('excludes only the failed hop, not the servers the chain never reached', async () => {
+    await cluster.kill(1)
+    // minCopies 3: the head's lone copy is not enough, so the block is placed again.
+    const planner = new TestPlanner(cluster.addresses, 3)
+    const blockWriter = new BlockWriter({ planner, connections })
+    const bytes = patternBytes(300_000, 41)
+    const result = await blockWriter.writeBlock(bytes)
+    expect(planner.placements).to.have.length(2)
+    expect(planner.placements[1]!.exclude).to.deep.equal([cluster.addresses[1]])
+    const [a, , c, d] = cluster.addresses
+    expect(result.copies).to.deep.equal([a, c, d])
+    expect(result.underReplicated).to.equal(false)
+    const back = await new BlockReader({ planner, connections }).readBlock(result.ref)
+    expect(back.equals(bytes)).to.equal(true)
+  })
+})
+
 /**
  * xxh64 collisions cannot be made on purpose, and a real chunk server checks every key, so a
  * stand-in head plays the server that already holds other bytes under the normal key: it refuses

@@ -1,24 +1,24 @@
 /**
- * The one place where integration tests get a Tessera mount to run programs on. Today it is
- * packages/fuse's mount fixture (a child process serving a one-member meta and the in-memory data
- * path); switching every test to a real cluster (`tessera up` + `tessera mount --background`)
- * means changing startTestMount only.
+ * The one place where integration tests get a Tessera mount to run programs on: a real local
+ * cluster (`tessera format --block-size`, then `tessera up --dir D --metas 3 --chunks 3 --mount
+ * MNT`: three meta members, three chunk servers, the mount served by a background `tessera
+ * mount` process), torn down by `tessera down` (which unmounts first) in stop().
  *
  * The mount is always served by ANOTHER process: a process must never make synchronous fs calls
- * on a mount it serves itself (shared/FACTS.md). stop() always unmounts (fusermount -u, then
- * -u -z) and ends the serving process by pid, within bounded waits.
+ * on a mount it serves itself (shared/FACTS.md). stop() always unmounts (down, then
+ * fusermount -u / -u -z on every mountpoint as a safety net), ends the serving processes by pid,
+ * and removes the directories, within bounded waits.
  */
-import { spawn, type ChildProcess } from 'node:child_process'
-import { mkdir, mkdtemp, rm } from 'node:fs/promises'
+import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { REPO, run } from './processes.js'
+import { TESSERA_BIN, stopMountProcess } from './local-cluster.js'
+import { run, type RunResult } from './processes.js'
 
-const FIXTURE = join(REPO, 'packages/fuse/dist/test/support/mount-fixture.js')
-const READY_TIMEOUT_MS = 30_000
+const UP_TIMEOUT_MS = 90_000
 
 export interface TestMountOptions {
-  /** Block size of the file system under the mount (default 128 KiB: small, so files span many). */
+  /** Block size of the cluster under the mount (default 1 MiB: files of a few MiB span several). */
   blockSize?: number
   /** Prefix of the temporary directory that holds the mountpoint. */
   name?: string
@@ -30,69 +30,87 @@ export interface TestMount {
   /** A scratch directory on local disk beside the mountpoint (removed by stop()). */
   readonly scratch: string
   readonly blockSize: number
+  /** The cluster's directory (`--dir` of tessera commands): local.json, secret, logs. */
+  readonly clusterDir: string
+  /** Runs `tessera ARGS...` to completion (bounded). */
+  tessera(args: string[], timeoutMs?: number): Promise<RunResult>
+  /** Mounts the same cluster at one more directory (another client); stop() unmounts it too. */
+  mountAgain(): Promise<string>
   /** Whether the process serving the mount ends within `timeoutMs` (without being told to). */
   serverExits(timeoutMs: number): Promise<boolean>
-  /** Unmounts, stops the serving process and removes the temporary directories. Safe to call twice. */
+  /** Unmounts, stops the cluster and removes the temporary directories. Safe to call twice. */
   stop(): Promise<void>
 }
 
+interface LocalJson {
+  mount?: { pid: number }
+  chunks: { id: string; pid: number }[]
+}
+
+export async function readLocalJson(clusterDir: string): Promise<LocalJson> {
+  return JSON.parse(await readFile(join(clusterDir, 'local.json'), 'utf8')) as LocalJson
+}
+
 export async function startTestMount(options: TestMountOptions = {}): Promise<TestMount> {
-  const blockSize = options.blockSize ?? 128 * 1024
+  const blockSize = options.blockSize ?? 1024 * 1024
+  if (blockSize % (64 * 1024) !== 0) throw new Error('the block size must be a multiple of 64 KiB')
   const dir = await mkdtemp(join(tmpdir(), `${options.name ?? 'tessera-mount'}-`))
+  const clusterDir = join(dir, 'cluster')
   const mountpoint = join(dir, 'mnt')
   const scratch = join(dir, 'local')
   await mkdir(mountpoint)
   await mkdir(scratch)
-  const child = spawn(process.execPath, [FIXTURE, mountpoint, String(blockSize)], { stdio: ['ignore', 'pipe', 'pipe'] })
+  const tessera = (args: string[], timeoutMs = 30_000): Promise<RunResult> => run(process.execPath, [TESSERA_BIN, ...args], { timeoutMs })
+  /** Serving processes by mountpoint (the first from local.json, the others from mountAgain). */
+  const mounts = new Map<string, number | undefined>([[mountpoint, undefined]])
   let stopping: Promise<void> | undefined
   const stop = (): Promise<void> => {
     stopping ??= (async () => {
-      child.kill('SIGTERM')
-      if (!(await exited(child, 10_000))) child.kill('SIGKILL')
-      await exited(child, 5000)
-      if ((await run('fusermount', ['-u', mountpoint], { timeoutMs: 10_000 })).code !== 0) {
-        await run('fusermount', ['-u', '-z', mountpoint], { timeoutMs: 10_000 })
-      }
+      for (const [path, pid] of mounts) if (path !== mountpoint) await stopMountProcess(pid, path)
+      await tessera(['down', '--dir', clusterDir], 60_000)
+      await stopMountProcess(undefined, mountpoint) // in case down could not unmount
       await rm(dir, { recursive: true, force: true })
     })()
     return stopping
   }
   try {
-    await waitForLine(child, 'READY', READY_TIMEOUT_MS)
+    const format = await tessera(['format', '--dir', clusterDir, '--block-size', `${blockSize / 1024}KiB`])
+    if (format.code !== 0) throw new Error(`tessera format failed (${format.code}): ${format.stderr}`)
+    const up = await tessera(['up', '--dir', clusterDir, '--metas', '3', '--chunks', '3', '--mount', mountpoint], UP_TIMEOUT_MS)
+    if (up.code !== 0) throw new Error(`tessera up --mount failed (${up.code}): ${up.stderr}`)
   } catch (err) {
     await stop()
     throw err
   }
-  return { mountpoint, scratch, blockSize, stop, serverExits: (timeoutMs) => exited(child, timeoutMs) }
+  const servingPid = (await readLocalJson(clusterDir)).mount?.pid
+  mounts.set(mountpoint, servingPid)
+  let extra = 0
+  const mountAgain = async (): Promise<string> => {
+    const path = join(dir, `mnt${++extra + 1}`)
+    await mkdir(path)
+    mounts.set(path, undefined)
+    const result = await tessera(['mount', '--dir', clusterDir, '--background', '--log-file', join(clusterDir, 'logs', `mount${extra + 1}.log`), path], 60_000)
+    const pid = /\(pid (\d+)\)/.exec(result.stdout)?.[1]
+    if (result.code !== 0 || pid === undefined) throw new Error(`tessera mount ${path} failed (${result.code}): ${result.stderr}`)
+    mounts.set(path, Number(pid))
+    return path
+  }
+  const serverExits = async (timeoutMs: number): Promise<boolean> => {
+    const deadline = Date.now() + timeoutMs
+    while (servingPid !== undefined && alive(servingPid)) {
+      if (Date.now() > deadline) return false
+      await new Promise((resolve) => setTimeout(resolve, 100))
+    }
+    return true
+  }
+  return { mountpoint, scratch, blockSize, clusterDir, tessera, mountAgain, serverExits, stop }
 }
 
-function waitForLine(child: ChildProcess, marker: string, timeoutMs: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    let out = ''
-    let err = ''
-    const timer = setTimeout(() => reject(new Error(`mount not ready in ${timeoutMs} ms: ${err}`)), timeoutMs)
-    child.stdout!.on('data', (chunk: Buffer) => {
-      out += chunk.toString()
-      if (out.includes(marker)) {
-        clearTimeout(timer)
-        resolve()
-      }
-    })
-    child.stderr!.on('data', (chunk: Buffer) => { err += chunk.toString() })
-    child.once('exit', (code) => {
-      clearTimeout(timer)
-      reject(new Error(`mount process exited with ${code}: ${err}`))
-    })
-  })
-}
-
-function exited(child: ChildProcess, timeoutMs: number): Promise<boolean> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(true)
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => resolve(false), timeoutMs)
-    child.once('exit', () => {
-      clearTimeout(timer)
-      resolve(true)
-    })
-  })
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch {
+    return false
+  }
 }

@@ -84,8 +84,8 @@ export const mountCommand: Command = {
     // fuse-native's handles do not keep the event loop alive; this does until unmounted.
     const keepAlive = setInterval(() => undefined, 1 << 30)
     await new Promise<void>((resolve) => {
-      const stop = (signal: string): void => {
-        logger.info({ signal }, 'unmounting')
+      const stop = (reason: string): void => {
+        logger.info({ reason }, 'unmounting')
         process.off('SIGINT', onInt)
         process.off('SIGTERM', onTerm)
         resolve()
@@ -94,6 +94,8 @@ export const mountCommand: Command = {
       const onTerm = (): void => stop('SIGTERM')
       process.on('SIGINT', onInt)
       process.on('SIGTERM', onTerm)
+      // Someone else unmounted the directory (umount, fusermount -u): nothing left to serve.
+      void mount.closed.then(() => stop('unmounted by someone else'))
     })
     clearInterval(keepAlive)
     try {

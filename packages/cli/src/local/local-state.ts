@@ -6,6 +6,7 @@ import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { TesseraError } from '@tessera/protocol'
 import { writeDurably } from '../cluster-files.js'
+import type { LocalMount } from './mount-process.js'
 
 export const LOCAL_FILE = 'local.json'
 
@@ -26,6 +27,8 @@ export interface LocalState {
   metas: LocalDaemon[]
   /** Chunk servers (absent in files written before they existed: read as none). */
   chunks: LocalDaemon[]
+  /** The FUSE mount `up --mount` started (absent when there is none). */
+  mount?: LocalMount
 }
 
 export async function readLocalState(dir: string): Promise<LocalState | undefined> {
@@ -42,11 +45,12 @@ export async function readLocalState(dir: string): Promise<LocalState | undefine
   } catch {
     throw new TesseraError('EINVAL', `${path} is not valid JSON`)
   }
-  const { metas, chunks = [] } = value as { metas?: unknown; chunks?: unknown }
-  if (!Array.isArray(metas) || !metas.every(isDaemon) || !Array.isArray(chunks) || !chunks.every(isDaemon)) {
-    throw new TesseraError('EINVAL', `${path}: malformed (expected {metas: [...], chunks: [...]})`)
+  const { metas, chunks = [], mount } = value as { metas?: unknown; chunks?: unknown; mount?: unknown }
+  if (!Array.isArray(metas) || !metas.every(isDaemon) || !Array.isArray(chunks) || !chunks.every(isDaemon)
+    || (mount !== undefined && !isMount(mount))) {
+    throw new TesseraError('EINVAL', `${path}: malformed (expected {metas: [...], chunks: [...], mount?: {...}})`)
   }
-  return { metas, chunks }
+  return mount === undefined ? { metas, chunks } : { metas, chunks, mount }
 }
 
 export async function writeLocalState(dir: string, state: LocalState): Promise<void> {
@@ -59,4 +63,10 @@ function isDaemon(value: unknown): value is LocalDaemon {
   return typeof d.id === 'string' && typeof d.address === 'string' && typeof d.dataDir === 'string'
     && typeof d.logFile === 'string' && Array.isArray(d.args) && d.args.every((a) => typeof a === 'string')
     && typeof d.pid === 'number'
+}
+
+function isMount(value: unknown): value is LocalMount {
+  if (typeof value !== 'object' || value === null) return false
+  const m = value as Record<string, unknown>
+  return typeof m.mountpoint === 'string' && typeof m.pid === 'number' && typeof m.logFile === 'string'
 }

@@ -8,8 +8,9 @@
  *   - stored >= replication: done;
  *   - minCopies <= stored < replication: done, flagged under-replicated (the caller tells meta,
  *     whose repair restores the rest);
- *   - the head failed, or stored < minCopies: a new placement without the failed servers, for
- *     at most `maxAttempts` placements;
+ *   - the head failed, or stored < minCopies: a new placement without the servers that failed
+ *     (copies the chain never reached because an earlier hop failed are not held against their
+ *     servers), for at most `maxAttempts` placements;
  *   - HASH_COLLISION (same key, other bytes already stored): the bytes are renamed with seed
  *     1, 2, ... (a salted key) and written again; this does not use up an attempt.
  */
@@ -54,6 +55,14 @@ interface Attempt {
 const FATAL_CODES: ReadonlySet<string> = new Set(['EINVAL', 'BAD_TOKEN', 'EFBIG'])
 
 export const MAX_PIECE_BYTES = 1024 * 1024
+
+/**
+ * A copy the chain never tried because an earlier hop failed first. The chunk server marks these
+ * only by the message it gives them (downstream.ts `allFailed`), so that is what is matched.
+ */
+function wasNotReached(copy: BlockCopy): boolean {
+  return !copy.ok && copy.error?.message.startsWith('not reached:') === true
+}
 
 export class BlockWriter {
   private readonly logger: Logger
@@ -137,7 +146,8 @@ export class BlockWriter {
     if (copies.length >= minCopies) return { copies }
     const why = bad.map((c) => `${c.server}: ${c.error?.message ?? 'failed'}`).join('; ')
     return {
-      failed: bad.map((c) => c.server),
+      // Servers after a failed hop were never reached: they are not to blame and may be placed again.
+      failed: bad.filter((c) => !wasNotReached(c)).map((c) => c.server),
       error: new TesseraError('UNAVAILABLE', `block ${key}: ${copies.length} of ${minCopies} needed copies durable (${why})`),
     }
   }

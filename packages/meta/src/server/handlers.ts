@@ -14,7 +14,7 @@ import {
 } from '@tessera/protocol'
 import type { RaftNode } from '@tessera/raft'
 import { encodeCommand, type Proposal } from '../fsm/index.js'
-import type { Counter } from './metrics.js'
+import type { Counter, Histogram } from './metrics.js'
 import type { NamespaceStateMachine } from './state-machine.js'
 
 export type ServedCatalogue = {
@@ -32,6 +32,12 @@ export interface HandlerDeps {
   /** Where this member listens (host:port). */
   address: string
   proposals: Counter
+  /**
+   * Where a proposed command's time goes on the leader: `proposing` from the handler's entry to
+   * the entry handed to Raft (encoding), `replicating` from there to the state machine's answer
+   * (replication, fsyncs, commit, apply).
+   */
+  proposeStages: { proposing: Histogram; replicating: Histogram }
   /** The leader's clock for a command (decision 4). */
   now(): Timespec
   /** How long transferLeader waits for leadership to move. */
@@ -48,9 +54,14 @@ export function wallClock(): Timespec {
 
 /** Proposes a command and unwraps the state machine's answer (errors become typed errors). */
 export async function proposeCommand(deps: HandlerDeps, proposal: Proposal): Promise<unknown> {
+  const started = performance.now()
   const node = deps.node()
   deps.proposals.inc()
-  const result = (await node.propose(encodeCommand(proposal))) as MetaResult<unknown>
+  const applied = node.propose(encodeCommand(proposal))
+  const proposed = performance.now()
+  deps.proposeStages.proposing.observe((proposed - started) / 1000)
+  const result = (await applied) as MetaResult<unknown>
+  deps.proposeStages.replicating.observe((performance.now() - proposed) / 1000)
   if (!result.ok) throw TesseraError.fromWire(result.error)
   return result.value
 }

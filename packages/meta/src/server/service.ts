@@ -107,6 +107,10 @@ export class MetaService {
       stateMachine,
       address: '',
       proposals: metrics.counter('tessera_meta_proposals_total', 'Commands this member proposed as leader'),
+      proposeStages: {
+        proposing: metrics.histogram('tessera_meta_propose_encode_seconds', 'From a change request\'s arrival in its handler to its entry handed to Raft'),
+        replicating: metrics.histogram('tessera_meta_propose_commit_seconds', 'From a change handed to Raft to the state machine\'s answer (replicate, fsync, commit, apply)'),
+      },
       now: wallClock,
       transferWaitMs: options.transferWaitMs ?? 5000,
       secret: options.secret,

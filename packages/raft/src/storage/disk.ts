@@ -16,7 +16,22 @@ export interface DiskFile {
   size(): Promise<number>
   /** Makes every earlier write and truncate of this file durable (fdatasync). */
   sync(): Promise<void>
+  /**
+   * True when the file was opened with `durableWrites` and the disk honours it: each write()
+   * is durable once it resolves (as if followed by sync()), so a writer may skip sync().
+   * Absent or false: durable only after sync().
+   */
+  readonly durableWrites?: boolean
   close(): Promise<void>
+}
+
+export interface OpenOptions {
+  /**
+   * Ask that each write() be durable when it resolves (O_DSYNC): one system call instead of a
+   * write and an fdatasync, each a round trip through libuv's thread pool. A disk may ignore
+   * it; DiskFile.durableWrites tells whether it did.
+   */
+  durableWrites?: boolean
 }
 
 export type OpenMode =
@@ -28,7 +43,7 @@ export type OpenMode =
   | 'create'
 
 export interface Disk {
-  open(path: string, mode: OpenMode): Promise<DiskFile>
+  open(path: string, mode: OpenMode, options?: OpenOptions): Promise<DiskFile>
   /** Names (not paths) of the entries of a directory, sorted; [] when it does not exist. */
   list(dir: string): Promise<string[]>
   exists(path: string): Promise<boolean>

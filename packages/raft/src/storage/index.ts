@@ -1,4 +1,4 @@
-export type { Disk, DiskFile, OpenMode } from './disk.js'
+export type { Disk, DiskFile, OpenMode, OpenOptions } from './disk.js'
 export { NodeDisk } from './node-disk.js'
 export {
   DEFAULT_SEGMENT_BYTES,

@@ -1,7 +1,7 @@
 import { constants, type FileHandle, mkdir, open, readdir, rename, stat, unlink } from 'node:fs/promises'
 import * as path from 'node:path'
 import { TesseraError } from '@tessera/protocol'
-import type { Disk, DiskFile, OpenMode } from './disk.js'
+import type { Disk, DiskFile, OpenMode, OpenOptions } from './disk.js'
 
 const OPEN_FLAGS: Readonly<Record<OpenMode, number>> = {
   read: constants.O_RDONLY,
@@ -20,9 +20,11 @@ export class NodeDisk implements Disk {
     this.root = path.resolve(root)
   }
 
-  async open(file: string, mode: OpenMode): Promise<DiskFile> {
-    const handle = await open(this.resolve(file), OPEN_FLAGS[mode], 0o644)
-    return new NodeDiskFile(handle)
+  async open(file: string, mode: OpenMode, options: OpenOptions = {}): Promise<DiskFile> {
+    // O_DSYNC means nothing to a file that is only read.
+    const durableWrites = options.durableWrites === true && mode !== 'read'
+    const handle = await open(this.resolve(file), OPEN_FLAGS[mode] | (durableWrites ? constants.O_DSYNC : 0), 0o644)
+    return new NodeDiskFile(handle, durableWrites)
   }
 
   async list(dir: string): Promise<string[]> {
@@ -85,9 +87,11 @@ export class NodeDisk implements Disk {
 
 class NodeDiskFile implements DiskFile {
   private readonly handle: FileHandle
+  readonly durableWrites: boolean
 
-  constructor(handle: FileHandle) {
+  constructor(handle: FileHandle, durableWrites: boolean) {
     this.handle = handle
+    this.durableWrites = durableWrites
   }
 
   async read(position: number, length: number): Promise<Uint8Array> {

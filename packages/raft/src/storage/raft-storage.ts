@@ -22,6 +22,11 @@ export interface RaftStorageOptions {
   logger?: Logger
   /** A segment is closed and a new one started once it holds this many bytes (default 64 MiB). */
   segmentBytes?: number
+  /**
+   * Open WAL segments with O_DSYNC so each group commit is one durable write, not a write plus
+   * an fdatasync (default true; measured faster per commit, see Wal's WalOptions).
+   */
+  durableWrites?: boolean
 }
 
 /** What recovery found: the driver builds the Raft core from it. */
@@ -102,7 +107,7 @@ export class RaftStorage {
     await snapshots.removeTemporaries()
     const chosen = await chooseSnapshot(snapshots, segments, logger)
     const replayed = replayWal(segments, chosen?.meta)
-    const wal = await Wal.open(disk, hasher, logger, segmentBytes, {
+    const wal = await Wal.open(disk, hasher, logger, { segmentBytes, durableWrites: opts.durableWrites ?? true }, {
       segments,
       hardState: replayed.hardState,
       lastIndex: replayed.lastIndex,

@@ -28,6 +28,17 @@ type Unit =
   | { kind: 'data'; entries: Entry[]; hardState?: HardState; bytes: number; waiters: Waiter[] }
   | { kind: 'marker'; index: number; term: number; reset: boolean; waiters: Waiter[] }
 
+export interface WalOptions {
+  /** A segment is closed and a new one started once it holds this many bytes. */
+  segmentBytes: number
+  /**
+   * Open segments with O_DSYNC (Disk OpenOptions.durableWrites), so a group commit is one write
+   * that returns durable instead of a write and then an fdatasync. Where the disk does not
+   * honour it, the WAL syncs after each write as before.
+   */
+  durableWrites: boolean
+}
+
 export interface WalStart {
   segments: readonly ScannedSegment[]
   /** The hard state the records replayed to. */
@@ -44,7 +55,8 @@ export function estimateEntryBytes(entries: readonly Entry[]): number {
 
 /**
  * The write side of the WAL: appends records to the last segment with group commit (one
- * write + one fdatasync for everything queued while the previous one was in flight), rolls to
+ * durable write for everything queued while the previous one was in flight: an O_DSYNC write,
+ * or a write + fdatasync where the disk cannot open files that way), rolls to
  * a new segment past `segmentBytes`, and removes old segments on request.
  *
  * Every group commit is exactly one record, so a crash can only damage the last record. The
@@ -69,7 +81,7 @@ export class Wal {
     private readonly disk: Disk,
     private readonly hasher: Hasher,
     private readonly logger: Logger,
-    private readonly segmentBytes: number,
+    private readonly options: WalOptions,
     start: WalStart,
     active: DiskFile | undefined,
   ) {
@@ -89,7 +101,7 @@ export class Wal {
    * Opens the last segment for appending. It and the directory are synced first: after a
    * process crash, what replay just read may still sit only in the page cache.
    */
-  static async open(disk: Disk, hasher: Hasher, logger: Logger, segmentBytes: number, start: WalStart): Promise<Wal> {
+  static async open(disk: Disk, hasher: Hasher, logger: Logger, options: WalOptions, start: WalStart): Promise<Wal> {
     let last = start.segments.at(-1)
     if (last !== undefined && last.records.length === 0) {
       // Left empty by a crash (or a torn first record). Dropped so that the next write starts
@@ -100,11 +112,11 @@ export class Wal {
     }
     let active: DiskFile | undefined
     if (last !== undefined) {
-      active = await disk.open(`${WAL_DIR}/${last.name}`, 'readWrite')
+      active = await disk.open(`${WAL_DIR}/${last.name}`, 'readWrite', { durableWrites: options.durableWrites })
       await active.sync()
     }
     await disk.syncDir(WAL_DIR)
-    return new Wal(disk, hasher, logger, segmentBytes, start, active)
+    return new Wal(disk, hasher, logger, options, start, active)
   }
 
   /** Appends entries (replacing any at >= their first index) and/or a hard state. */
@@ -207,7 +219,7 @@ export class Wal {
       return this.segments.at(-1)?.seq ?? 0
     }
     const current = this.segments.at(-1)
-    if (current === undefined || (unit.kind === 'data' && current.size >= this.segmentBytes)) {
+    if (current === undefined || (unit.kind === 'data' && current.size >= this.options.segmentBytes)) {
       await this.roll(unit.kind === 'data' ? (unit.entries[0]?.index ?? this.nextIndex) : this.nextIndex)
     }
     const segment = this.segments.at(-1)!
@@ -215,7 +227,7 @@ export class Wal {
     const { type, payload } = encodeWalRecord(record)
     const frame = frameRecord(this.hasher, type, payload)
     await this.active!.write(segment.size, frame)
-    await this.active!.sync()
+    if (this.active!.durableWrites !== true) await this.active!.sync()
     if (!this.activeNamed) {
       await this.disk.syncDir(WAL_DIR)
       this.activeNamed = true
@@ -260,8 +272,10 @@ export class Wal {
     const previous = this.active
     this.active = undefined
     if (previous !== undefined) await previous.close()
-    const file = await this.disk.open(`${WAL_DIR}/${name}`, 'create')
+    const file = await this.disk.open(`${WAL_DIR}/${name}`, 'create', { durableWrites: this.options.durableWrites })
     await file.truncate(0)
+    // O_DSYNC covers writes only: make the truncation durable itself (once per segment).
+    if (file.durableWrites === true) await file.sync()
     this.active = file
     this.activeNamed = false
     this.segments.push({ seq, name, size: 0, records: 0, maxIndex: 0 })

@@ -1,0 +1,168 @@
+/**
+ * The FUSE mount over a real local cluster (`tessera up --metas 3 --chunks 3 --mount` in a tmp
+ * dir, default 4 MiB blocks, three copies): dd write with conv=fsync, dd read after dropping the
+ * page cache, 4 KiB random reads (fio when installed, else a node child doing pread), create /
+ * stat / unlink of empty files, and `cp -r` of 5,000 small files; each beside its target
+ * (MooseFS with three copies on these machines, and the fuse-native ceiling, shared/FACTS.md).
+ *
+ * Every operation runs in a child process (dd, cp, fio, node): the mount is served by the
+ * background `tessera mount` process, never by this one. Sizes: BENCH_FUSE_MIB (default 1024),
+ * BENCH_FUSE_FILES (default 10000), BENCH_FUSE_CP_FILES (default 5000), BENCH_FUSE_RANDOM_S
+ * (seconds of random reads, default 10).
+ */
+import { execFile } from 'node:child_process'
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { round, type Benchmark, type Row } from './lib/bench.js'
+
+const MIB = 1024 * 1024
+const TOTAL_MIB = Number(process.env.BENCH_FUSE_MIB ?? 1024)
+const FILES = Number(process.env.BENCH_FUSE_FILES ?? 10_000)
+const CP_FILES = Number(process.env.BENCH_FUSE_CP_FILES ?? 5000)
+const RANDOM_SECONDS = Number(process.env.BENCH_FUSE_RANDOM_S ?? 10)
+const TESSERA = fileURLToPath(new URL('../../../packages/cli/bin/tessera.js', import.meta.url))
+
+interface Ran {
+  code: number
+  stdout: string
+  stderr: string
+  seconds: number
+}
+
+function run(cmd: string, args: string[], timeoutMs = 600_000, cwd?: string): Promise<Ran> {
+  const started = performance.now()
+  return new Promise((resolve) => {
+    execFile(cmd, args, { timeout: timeoutMs, maxBuffer: 64 << 20, ...(cwd === undefined ? {} : { cwd }) }, (err, stdout, stderr) => {
+      const code = err === null ? 0 : typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1
+      resolve({ code, stdout, stderr, seconds: (performance.now() - started) / 1000 })
+    })
+  })
+}
+
+async function must(what: string, ran: Promise<Ran>): Promise<Ran> {
+  const result = await ran
+  if (result.code !== 0) throw new Error(`${what} failed (${result.code}): ${result.stderr.trim().slice(-500)}`)
+  return result
+}
+
+async function dropCaches(): Promise<boolean> {
+  try {
+    await must('sync', run('sync', []))
+    await writeFile('/proc/sys/vm/drop_caches', '3\n')
+    return true
+  } catch {
+    return false
+  }
+}
+
+async function hasProgram(name: string): Promise<boolean> {
+  return (await run('sh', ['-c', `command -v ${name}`], 10_000)).code === 0
+}
+
+/** A node child reading 4 KiB at random 4 KiB-aligned offsets for `seconds`; prints reads done. */
+const RANDOM_READER = `
+import { open } from 'node:fs/promises'
+const [path, size, seconds] = [process.argv[1], Number(process.argv[2]), Number(process.argv[3])]
+const fh = await open(path, 'r')
+const buf = Buffer.alloc(4096)
+const slots = Math.floor(size / 4096)
+let reads = 0
+const end = performance.now() + seconds * 1000
+while (performance.now() < end) {
+  const { bytesRead } = await fh.read(buf, 0, 4096, Math.floor(Math.random() * slots) * 4096)
+  if (bytesRead !== 4096) { process.stderr.write('short read ' + bytesRead + '\\n'); process.exit(1) }
+  reads++
+}
+await fh.close()
+process.stdout.write(String(reads) + '\\n')
+`
+
+/** A node child doing one kind of metadata operation on `count` files, one at a time. */
+const META_OPS = `
+import { writeFile, stat, unlink, mkdir } from 'node:fs/promises'
+const [op, dir, count] = [process.argv[1], process.argv[2], Number(process.argv[3])]
+if (op === 'create') await mkdir(dir, { recursive: true })
+const started = performance.now()
+for (let i = 0; i < count; i++) {
+  const path = dir + '/f' + i
+  if (op === 'create') await writeFile(path, '')
+  else if (op === 'stat') await stat(path)
+  else await unlink(path)
+}
+process.stdout.write(String((performance.now() - started) / 1000) + '\\n')
+`
+
+async function smallTree(root: string, files: number): Promise<void> {
+  const perDir = 100
+  for (let d = 0; d * perDir < files; d++) {
+    const dir = join(root, `d${d}`)
+    await mkdir(dir, { recursive: true })
+    for (let i = d * perDir; i < Math.min(files, (d + 1) * perDir); i++) {
+      await writeFile(join(dir, `f${i}.txt`), `file ${i}\n`.repeat(1 + (i % 200)))
+    }
+  }
+}
+
+export const benchmark: Benchmark = {
+  name: 'fuse',
+  description: 'tessera mount on a 3+3 local cluster: dd write/read, 4 KiB random reads, create/stat/unlink, cp -r',
+  async run() {
+    const dir = await mkdtemp(join(tmpdir(), 'tessera-bench-fuse-'))
+    const cluster = join(dir, 'cluster')
+    const mnt = join(dir, 'mnt')
+    const local = join(dir, 'local')
+    await mkdir(mnt)
+    await mkdir(local)
+    const rows: Row[] = []
+    try {
+      await must('tessera up --mount', run(process.execPath, [TESSERA, 'up', '--dir', cluster, '--metas', '3', '--chunks', '3', '--mount', mnt], 120_000))
+
+      const bigFile = join(mnt, 'big')
+      const write = await must('dd write', run('dd', ['if=/dev/zero', `of=${bigFile}`, 'bs=1M', `count=${TOTAL_MIB}`, 'conv=fsync']))
+      const writeMBs = (TOTAL_MIB * MIB) / 1e6 / write.seconds
+      rows.push({ test: `dd write ${TOTAL_MIB} MiB, bs=1M, conv=fsync`, measured: round(writeMBs, 1), unit: 'MB/s', target: '125 (MooseFS); ceiling 171 (fuse-native)', note: 'zeros: identical blocks dedupe to one key' })
+      const randMiB = Math.min(TOTAL_MIB, 256)
+      await must('random data', run('dd', ['if=/dev/urandom', `of=${join(local, 'random')}`, 'bs=1M', `count=${randMiB}`], 120_000))
+      const randWrite = await must('dd write (random bytes)', run('dd', [`if=${join(local, 'random')}`, `of=${join(mnt, 'random')}`, 'bs=1M', 'conv=fsync']))
+      rows.push({ test: `dd write ${randMiB} MiB random bytes, conv=fsync`, measured: round((randMiB * MIB) / 1e6 / randWrite.seconds, 1), unit: 'MB/s', target: '125 (MooseFS)', note: 'incompressible, no dedupe' })
+
+      const dropped = await dropCaches()
+      const read = await must('dd read', run('dd', [`if=${bigFile}`, 'of=/dev/null', 'bs=1M']))
+      rows.push({ test: `dd read ${TOTAL_MIB} MiB, bs=1M`, measured: round((TOTAL_MIB * MIB) / 1e6 / read.seconds, 1), unit: 'MB/s', target: '468 (MooseFS)', note: dropped ? 'after drop_caches' : 'drop_caches not permitted: page cache may help' })
+
+      await dropCaches()
+      const size = TOTAL_MIB * MIB
+      if (await hasProgram('fio')) {
+        const fio = await must('fio', run('fio', ['--name=rand', `--filename=${bigFile}`, '--rw=randread', '--bs=4k', `--size=${size}`, `--runtime=${RANDOM_SECONDS}`, '--time_based', '--direct=0', '--output-format=json']))
+        const iops = (JSON.parse(fio.stdout) as { jobs: { read: { iops: number } }[] }).jobs[0]!.read.iops
+        rows.push({ test: '4 KiB random reads (fio, 1 job)', measured: round(iops), unit: 'reads/s', target: '-', note: '' })
+      } else {
+        const reader = await must('random reads', run(process.execPath, ['--input-type=module', '-e', RANDOM_READER, bigFile, String(size), String(RANDOM_SECONDS)]))
+        const reads = Number(reader.stdout.trim())
+        rows.push({ test: '4 KiB random reads (node pread, 1 at a time)', measured: round(reads / reader.seconds), unit: 'reads/s', target: '-', note: 'fio not installed' })
+      }
+
+      for (const op of ['create', 'stat', 'unlink'] as const) {
+        const ran = await must(`${op} ${FILES}`, run(process.execPath, ['--input-type=module', '-e', META_OPS, op, join(mnt, 'many'), String(FILES)]))
+        const seconds = Number(ran.stdout.trim())
+        rows.push({ test: `${op} ${FILES.toLocaleString('en-US')} empty files`, measured: round(FILES / seconds), unit: 'files/s', target: op === 'create' ? '1,893 (MooseFS)' : '-', note: '' })
+      }
+
+      await smallTree(join(local, 'tree'), CP_FILES)
+      const cp = await must('cp -r', run('cp', ['-r', join(local, 'tree'), join(mnt, 'tree')]))
+      rows.push({ test: `cp -r ${CP_FILES.toLocaleString('en-US')} small files`, measured: round(cp.seconds, 1), unit: 's', target: '13.8 (MooseFS)', note: '' })
+    } finally {
+      const down = await run(process.execPath, [TESSERA, 'down', '--dir', cluster], 120_000)
+      if (down.code !== 0) {
+        process.stderr.write(`tessera down: ${down.stderr}`)
+        await run('fusermount', ['-u', '-z', mnt], 10_000)
+      }
+      const mountLog = await readFile(join(cluster, 'logs', 'mount.log'), 'utf8').catch(() => '')
+      if (mountLog.includes('"level":50')) process.stderr.write('the mount logged errors (see its log)\n')
+      await rm(dir, { recursive: true, force: true })
+    }
+    return rows
+  },
+}
