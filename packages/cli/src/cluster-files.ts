@@ -83,7 +83,8 @@ export async function readSecret(path: string): Promise<Buffer> {
   return Buffer.from(text, 'hex')
 }
 
-async function exists(path: string): Promise<boolean> {
+/** True when something exists at `path`. */
+export async function exists(path: string): Promise<boolean> {
   try {
     await stat(path)
     return true

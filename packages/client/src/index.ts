@@ -1,6 +1,7 @@
 /**
  * @tessera/client: the namespace API over the meta service (sessions, leader following,
- * exactly-once retries, path helpers). The data path and the VFS layer come later.
+ * exactly-once retries, path helpers, locks), the data path (blocks to and from chunk servers:
+ * placement, chain writes, verified reads with fail-over) and the VFS layer the FUSE mount uses.
  */
 export {
   MetaClient, processCredentials,

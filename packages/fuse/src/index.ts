@@ -5,3 +5,4 @@
 export { mountVfs, checkMountpoint, type MountVfsOptions, type MountHandle } from './mount.js'
 export { fuseErrno } from './errno.js'
 export { libfuseOptions, fuseNativeOptions, MAX_FUSE_WRITE, type MountOptions } from './mount-options.js'
+export { isMountPoint, mountPoints } from './mount-table.js'

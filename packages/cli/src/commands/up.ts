@@ -1,7 +1,7 @@
-import { mkdir, stat } from 'node:fs/promises'
+import { mkdir } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { type Command, EXIT, UsageError, requireString, stringOption } from '../command.js'
-import { CLUSTER_FILE, DEFAULT_BLOCK_SIZE, SECRET_FILE, formatCluster, readSecret } from '../cluster-files.js'
+import { CLUSTER_FILE, DEFAULT_BLOCK_SIZE, SECRET_FILE, exists, formatCluster, readSecret } from '../cluster-files.js'
 import { planChunks, runningChunks, waitForChunks } from '../local/chunk-servers.js'
 import { readLocalState, writeLocalState, type LocalDaemon, type LocalState } from '../local/local-state.js'
 import { planMetas, runningMetas, tail, waitForLeader } from '../local/meta-members.js'
@@ -132,13 +132,4 @@ function print(state: LocalState, json: boolean, out: NodeJS.WritableStream, hea
   for (const c of state.chunks) out.write(`  chunk ${c.id}  ${c.address}  pid ${c.pid}\n`)
   if (state.mount !== undefined) out.write(`  mount ${state.mount.mountpoint}  pid ${state.mount.pid}\n`)
   out.write(`TESSERA_META=${state.metas.map((m) => m.address).join(',')}\n`)
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await stat(path)
-    return true
-  } catch {
-    return false
-  }
 }

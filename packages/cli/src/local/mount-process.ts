@@ -5,8 +5,8 @@
  * `fusermount -u -z` if the kernel still lists the mount. The pid is only signalled while its
  * command line still names the mountpoint (see processes.ts).
  */
+import { isMountPoint } from '@tessera/fuse'
 import { execFile } from 'node:child_process'
-import { readFile } from 'node:fs/promises'
 import { TesseraError } from '@tessera/protocol'
 import { isOurProcess, stopProcess, tesseraBin } from './processes.js'
 
@@ -49,7 +49,7 @@ export async function startMount(dir: string, mountpoint: string, logFile: strin
 }
 
 export async function mountRunning(mount: LocalMount): Promise<boolean> {
-  return mount.pid > 0 && await isOurProcess(mount.pid, mount.mountpoint) && await isMounted(mount.mountpoint)
+  return mount.pid > 0 && await isOurProcess(mount.pid, mount.mountpoint) && await isMountPoint(mount.mountpoint)
 }
 
 /**
@@ -58,21 +58,7 @@ export async function mountRunning(mount: LocalMount): Promise<boolean> {
  */
 export async function stopMount(mount: LocalMount, graceMs: number): Promise<boolean> {
   if (mount.pid > 0) await stopProcess(mount.pid, mount.mountpoint, graceMs)
-  if (!(await isMounted(mount.mountpoint))) return true
+  if (!(await isMountPoint(mount.mountpoint))) return true
   await runFile('fusermount', ['-u', '-z', mount.mountpoint], 10_000)
-  return !(await isMounted(mount.mountpoint))
-}
-
-/** mountinfo escapes space, tab, newline and backslash in paths as \ooo. */
-function unescapeMountPath(text: string): string {
-  return text.replace(/\\([0-7]{3})/g, (_, octal: string) => String.fromCharCode(parseInt(octal, 8)))
-}
-
-/** Whether the kernel lists `path` as a mount point (read from /proc, never through the mount). */
-export async function isMounted(path: string): Promise<boolean> {
-  const text = await readFile('/proc/self/mountinfo', 'utf8')
-  return text.split('\n').some((line) => {
-    const fields = line.split(' ')
-    return fields.length > 4 && unescapeMountPath(fields[4]!) === path
-  })
+  return !(await isMountPoint(mount.mountpoint))
 }
