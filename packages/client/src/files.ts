@@ -4,9 +4,9 @@
  * BlockReader) that `tessera put/get/cat` and tests use.
  *
  * putFile: create (or reuse) the file, cut the stream into blocks written through replication
- * chains, tell meta where every block landed (under-replicated ones are recorded for repair),
- * then commit the block list and size; the file's new contents become visible at that commit
- * (close-to-open, DESIGN decision 6), never before every block is durable.
+ * chains, then commit the block list and size together with where every block landed (one meta
+ * write; under-replicated blocks are recorded for repair); the file's new contents become
+ * visible at that commit (close-to-open, DESIGN decision 6), never before every block is durable.
  */
 import { once } from 'node:events'
 import {
@@ -96,10 +96,11 @@ export class FileStore {
     const stored = await storeBlockStream({
       blockWriter, planner: this.planner, blockSize: config.blockSize, maxParallel: this.options.maxParallel ?? 4,
     }, source, options.onProgress)
-    const { attr } = await meta.exec({
+    const { attr, underReplicated } = await meta.exec({
       op: 'commitFile', cred: meta.cred, ino: created.ino, blocks: stored.blocks, size: stored.size, mtime: nowSpec(),
+      ...(stored.written.length === 0 ? {} : { written: stored.written }),
     })
-    return { attr, blocks: stored.blocks, underReplicated: stored.underReplicated }
+    return { attr, blocks: stored.blocks, underReplicated: stored.underReplicated + underReplicated }
   }
 
   /** The file's attributes and block list. */

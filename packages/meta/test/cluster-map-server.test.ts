@@ -1,5 +1,5 @@
 import { expect } from 'chai'
-import { MetaCalls } from '@tessera/client'
+import { MetaCalls, MetaClient } from '@tessera/client'
 import {
   RpcClient, TesseraError, metaClusterCatalogue, verifyBlockToken, type MetaClusterCatalogue,
 } from '@tessera/protocol'
@@ -76,6 +76,31 @@ describe('meta server: the cluster map over RPC', function () {
     expect((await calls.call('meta.chunkServers', {})).underReplicated).to.equal(1)
     const missing = await rejection(calls.call('meta.locateBlock', { ref: { key: 'cccccccccccccccc', len: 5 } }))
     expect(missing.code).to.equal('EIO')
+  })
+
+  it('a commit carries where its new blocks landed: meta records the file and the copies together', async () => {
+    const client = new MetaClient({ addresses: cluster.addresses(), secret: cluster.secret, deadlineMs: 5000 })
+    try {
+      const { attr } = await client.create(1, 'committed-with-copies', 0o644, false)
+      const ref = { key: 'dddddddddddddddd', len: 2000 }
+      const reply = await client.exec({
+        op: 'commitFile', cred: client.cred, ino: attr.ino, blocks: [{ ...ref, used: 2000 }], size: 2000,
+        mtime: { sec: 1_700_000_000, nsec: 0 }, written: [{ ref, servers: [address(2), address(3)] }],
+      })
+      expect(reply.underReplicated).to.equal(1)
+      expect(reply.attr.size).to.equal(2000)
+      const located = await calls.call('meta.locateBlock', { ref })
+      expect([...located.servers].sort()).to.deep.equal([address(2), address(3)])
+      const [info] = (await calls.call('meta.blockLocations', { refs: [ref] })).blocks
+      expect(info!.underReplicated).to.equal(true)
+      const refused = await rejection(client.exec({
+        op: 'commitFile', cred: client.cred, ino: attr.ino, blocks: [{ ...ref, used: 2000 }], size: 2000,
+        mtime: { sec: 1_700_000_000, nsec: 0 }, written: [{ ref: { key: 'eeeeeeeeeeeeeeee', len: 10 }, servers: [address(1)] }],
+      }))
+      expect(refused.code).to.equal('EINVAL')
+    } finally {
+      await client.close()
+    }
   })
 
   it('answers NOT_LEADER with a hint on a follower', async () => {

@@ -8,7 +8,7 @@
  */
 import { LIMITS } from './limits.js'
 import {
-  MAX_READDIR_LIMIT, MAX_SESSION_ID_BYTES, MAX_BLOCKS_PER_FILE, blockRefSchema, metaCallSchema,
+  MAX_READDIR_LIMIT, MAX_SESSION_ID_BYTES, MAX_BLOCKS_PER_FILE, blockCopiesSchema, blockRefSchema, metaCallSchema,
   metaQuerySchema, timespecSchema, blockIdSchema, metaBlockKeySchema, lockModeSchema, type MetaOp, type MetaReplies, type MetaQuery, type MetaRequest,
   type Attr,
 } from './meta.js'
@@ -39,7 +39,10 @@ const execReply = s.union('op', [
   s.object({ op: s.literal('setattr', 'mkdir', 'mknod', 'link', 'symlink'), reply: s.object({ attr }) }),
   s.object({ op: s.literal('create'), reply: s.object({ attr, created: s.bool() }) }),
   s.object({ op: s.literal('unlink', 'rmdir', 'rename', 'setxattr', 'removexattr'), reply: empty }),
-  s.object({ op: s.literal('commitFile'), reply: s.object({ attr, released: s.array(blockIdSchema, MAX_BLOCKS_PER_FILE) }) }),
+  s.object({
+    op: s.literal('commitFile'),
+    reply: s.object({ attr, released: s.array(blockIdSchema, MAX_BLOCKS_PER_FILE), underReplicated: s.uint() }),
+  }),
 ])
 
 /** Replies to MetaQuery, tagged with the query's op. */
@@ -276,9 +279,13 @@ export const clusterCatalogue = {
     },
     /** A copy read from `server` was corrupt or missing: meta forgets it (repair restores it). */
     'meta.reportBadCopy': { request: s.object({ ref: blockIdSchema, server: serverAddressSchema }), response: empty },
-    /** Blocks a client wrote, with the servers holding durable copies (before it commits them). */
+    /**
+     * Blocks a client wrote, with the servers holding durable copies, recorded ahead of the
+     * commit that names them: only for blocks read back before that commit, and for writes of
+     * more blocks than one commit carries (commitFile's `written` records the rest).
+     */
     'meta.blocksWritten': {
-      request: s.object({ blocks: s.array(s.object({ ref: blockIdSchema, servers: serverList }), MAX_LOCATION_BLOCKS) }),
+      request: s.object({ blocks: s.array(blockCopiesSchema, MAX_LOCATION_BLOCKS) }),
       response: s.object({ underReplicated: s.uint() }),
     },
     /** Where each block's copies are (for stat and fsck); no tokens. */

@@ -13,6 +13,7 @@
  * - Block keys are the xxh64 of the block's bytes as 16 lowercase hex characters.
  */
 import type { WireError } from './errors.js'
+import { serverAddressSchema } from './chunk-rpc.js'
 import { LIMITS } from './limits.js'
 import { s, type Infer, type Schema } from './schema.js'
 
@@ -141,7 +142,19 @@ export interface SetxattrRequest {
   flags: number
 }
 export interface RemovexattrRequest { op: 'removexattr'; cred: Credentials; ino: Ino; name: string }
-/** The data path's commit after a write: replaces the file's block list and size. */
+/** Servers (host:port) holding durable copies of a block a client just wrote. */
+export interface BlockCopies {
+  ref: BlockId
+  servers: string[]
+}
+
+/**
+ * The data path's commit after a write: replaces the file's block list and size. `written`
+ * tells meta where blocks new to this write landed (meta records their locations, and which
+ * have too few copies, in the same log entry); each must be one of `blocks`. Blocks whose
+ * locations meta already has (recorded earlier with meta.blocksWritten, or old blocks kept)
+ * need no entry.
+ */
 export interface CommitFileRequest {
   op: 'commitFile'
   cred: Credentials
@@ -149,6 +162,7 @@ export interface CommitFileRequest {
   blocks: BlockRef[]
   size: number
   mtime: Timespec
+  written?: BlockCopies[]
 }
 
 export type MetaRequest =
@@ -220,6 +234,8 @@ export interface CommitFileReply {
   attr: Attr
   /** Blocks this commit left without any reference (candidates for GC after its grace period). */
   released: BlockId[]
+  /** Blocks of `written` that meta now knows with fewer copies than the replication (repair adds the rest). */
+  underReplicated: number
 }
 export interface ReaddirReply {
   /** '.' and '..' are not listed: the caller synthesizes them (ino and `parent`). */
@@ -287,6 +303,10 @@ export type MetaResult<T = MetaReplies[MetaOp]> =
 
 /** Most block references one commit may carry (256 GiB of file with 4 MiB blocks). */
 export const MAX_BLOCKS_PER_FILE = 65536
+/** Most blocks whose copies one commit may carry (`written`); a writer records more beforehand. */
+export const MAX_COMMIT_WRITTEN = 4096
+/** Most servers named for one block's copies. */
+export const MAX_BLOCK_COPIES = 16
 /** Most supplementary groups in Credentials (Linux NGROUPS_MAX). */
 export const MAX_GROUPS = 65536
 /** Most entries one readdir page returns. */
@@ -307,6 +327,7 @@ const timespec = s.object({ sec: s.int(), nsec: s.uint(UTIME_NOW) })
 const blockKey = s.str(MAX_BLOCK_KEY_BYTES, 16)
 const blockIdObject = s.object({ key: blockKey, len: s.uint(0xffffffff) })
 const blockRef = s.object({ key: blockKey, len: s.uint(0xffffffff), used: s.uint(0xffffffff) })
+const blockCopies = s.object({ ref: blockIdObject, servers: s.array(serverAddressSchema, MAX_BLOCK_COPIES) })
 const sessionId = s.str(MAX_SESSION_ID_BYTES, 1)
 const xattrName = s.str(LIMITS.maxPathBytes)
 
@@ -334,7 +355,7 @@ const requestMembers = [
   s.object({ op: s.literal('removexattr'), cred: credentials, ino, name: xattrName }),
   s.object({
     op: s.literal('commitFile'), cred: credentials, ino, blocks: s.array(blockRef, MAX_BLOCKS_PER_FILE),
-    size: s.uint(), mtime: timespec,
+    size: s.uint(), mtime: timespec, written: s.optional(s.array(blockCopies, MAX_COMMIT_WRITTEN)),
   }),
 ] as const
 const requestUnion = s.union('op', requestMembers)
@@ -370,6 +391,7 @@ export const timespecSchema: Schema<Timespec> = timespec
 export const blockRefSchema: Schema<BlockRef> = blockRef
 /** A block as meta names it: key (16 hex, or salted `<16hex>s<seed>`) and length. */
 export const blockIdSchema: Schema<BlockId> = blockIdObject
+export const blockCopiesSchema: Schema<BlockCopies> = blockCopies
 /** The key part of a block as meta names it. */
 export const metaBlockKeySchema: Schema<string> = blockKey
 export const metaRequestSchema: Schema<MetaRequest> = requestUnion

@@ -33,6 +33,12 @@ const samples: Record<string, unknown[]> = {
     { session: 's', seq: 10, req: { op: 'setxattr', cred, ino: 5, name: 'user.k', value: Buffer.from('v'), flags: 0 } },
     { session: 's', seq: 11, req: { op: 'removexattr', cred, ino: 5, name: 'user.k' } },
     { session: 's', seq: 12, req: { op: 'commitFile', cred, ino: 5, blocks: [{ ...block, used: 4_194_304 }, { ...salted, used: 50 }], size: 4_194_354, mtime: time } },
+    {
+      session: 's', seq: 13, req: {
+        op: 'commitFile', cred, ino: 5, blocks: [{ ...block, used: 4_194_304 }, { ...salted, used: 50 }], size: 4_194_354, mtime: time,
+        written: [{ ref: block, servers: ['127.0.0.1:7201', '[::1]:7202'] }, { ref: salted, servers: [] }],
+      },
+    },
   ],
   'meta.query': [
     { query: { op: 'lookup', cred, parent: 1, name: 'a' } },

@@ -1,11 +1,12 @@
 /**
  * A byte stream stored as blocks, the one way every writer of file contents does it (FileStore
  * and the mount's ClusterDataPath): cut into blocks (FileWriter), each written through a
- * replication chain (BlockWriter), then meta is told where every block landed (blocks with too
- * few copies are recorded for repair) before the caller commits a file that names them.
+ * replication chain (BlockWriter). Where the blocks landed goes to meta with the commit that
+ * names them (commitFile's `written`: one log entry for both); only a stream of more blocks than
+ * one commit carries has its first blocks recorded ahead (meta.blocksWritten).
  */
-import type { BlockRef } from '@tessera/protocol'
-import type { BlockWriter } from './block-writer.js'
+import { MAX_BLOCK_COPIES, MAX_COMMIT_WRITTEN, type BlockCopies, type BlockRef } from '@tessera/protocol'
+import type { BlockWriter, WrittenBlock } from './block-writer.js'
 import { FileWriter } from './file-writer.js'
 import type { MetaBlockPlanner } from './meta-planner.js'
 
@@ -20,11 +21,33 @@ export interface BlockStreamDeps {
 export interface StoredBlocks {
   blocks: BlockRef[]
   size: number
-  /** Blocks stored with fewer copies than the replication (recorded in meta for repair). */
+  /** Where the blocks meta has not recorded yet are (one entry per distinct block): for the commit. */
+  written: BlockCopies[]
+  /**
+   * Under-replicated blocks among those recorded ahead of the commit (the commit's reply counts
+   * the ones in `written`).
+   */
   underReplicated: number
 }
 
-/** Writes `source` as blocks and records their locations in meta; nothing is committed. */
+/** One entry per distinct block (identical blocks share a key), with every server holding it. */
+export function copiesOf(written: readonly WrittenBlock[]): BlockCopies[] {
+  const byId = new Map<string, BlockCopies>()
+  for (const w of written) {
+    const id = `${w.ref.key}/${w.ref.len}`
+    const known = byId.get(id)
+    if (known === undefined) {
+      byId.set(id, { ref: { key: w.ref.key, len: w.ref.len }, servers: w.copies.slice(0, MAX_BLOCK_COPIES) })
+    } else {
+      for (const server of w.copies) {
+        if (known.servers.length < MAX_BLOCK_COPIES && !known.servers.includes(server)) known.servers.push(server)
+      }
+    }
+  }
+  return [...byId.values()]
+}
+
+/** Writes `source` as blocks; nothing is committed, and meta learns their places with the commit. */
 export async function storeBlockStream(
   deps: BlockStreamDeps, source: AsyncIterable<Uint8Array>, onProgress?: (bytes: number) => void,
 ): Promise<StoredBlocks> {
@@ -42,6 +65,8 @@ export async function storeBlockStream(
     throw err
   }
   const result = await writer.finish()
-  const underReplicated = await deps.planner.blocksWritten(result.written)
-  return { blocks: result.blocks, size: result.size, underReplicated }
+  const written = copiesOf(result.written)
+  const ahead = written.length - MAX_COMMIT_WRITTEN
+  const underReplicated = ahead > 0 ? await deps.planner.blocksWritten(written.splice(0, ahead)) : 0
+  return { blocks: result.blocks, size: result.size, written, underReplicated }
 }

@@ -1,6 +1,7 @@
 /**
  * The data path's link to meta: MetaBlockPlanner implements BlockPlanner with the cluster map's
- * calls (placements, locations, tokens, bad copies), and records where written blocks landed.
+ * calls (placements, locations, tokens, bad copies), and records where written blocks landed
+ * when that must happen ahead of their commit.
  *
  * The calls go to the leader through MetaCalls, which follows NOT_LEADER hints and retries
  * through elections until a deadline, like MetaClient does for namespace calls. Every cluster-map
@@ -11,11 +12,11 @@ import { connect } from 'node:net'
 import { hostname } from 'node:os'
 import { randomBytes } from 'node:crypto'
 import {
-  RpcClient, TesseraError, asTesseraError, metaClusterCatalogue, silentLogger, type BlockId, type ErrorCode, type Logger,
+  MAX_LOCATION_BLOCKS, RpcClient, TesseraError, asTesseraError, metaClusterCatalogue, silentLogger, type BlockCopies, type BlockId,
+  type ErrorCode, type Logger,
   type MetaClusterCatalogue, type RequestOf, type ResponseOf, type TlsOptions,
 } from '@tessera/protocol'
 import type { BlockPlanner, Location, PlaceRequest, Placement } from './planner.js'
-import type { WrittenBlock } from './block-writer.js'
 
 export interface MetaCallsOptions {
   /** Meta members as host:port (others are learned from NOT_LEADER hints). */
@@ -197,22 +198,19 @@ export class MetaBlockPlanner implements BlockPlanner {
   }
 
   /**
-   * Tells meta which servers hold durable copies of blocks just written (before the file that
-   * names them is committed); blocks with fewer copies than the replication are recorded as
-   * under-replicated for repair. Resolves to how many of them are.
+   * Tells meta which servers hold durable copies of blocks just written, ahead of the commit
+   * that names them (which usually carries them itself: see storeBlockStream); blocks with
+   * fewer copies than the replication are recorded as under-replicated for repair. Resolves to
+   * how many of them are.
    */
-  async blocksWritten(blocks: readonly WrittenBlock[]): Promise<number> {
+  async blocksWritten(blocks: readonly BlockCopies[]): Promise<number> {
     let under = 0
-    for (let at = 0; at < blocks.length; at += BATCH) {
-      const batch = blocks.slice(at, at + BATCH).map((b) => ({ ref: { key: b.ref.key, len: b.ref.len }, servers: b.copies.slice(0, 16) }))
-      under += (await this.calls.call('meta.blocksWritten', { blocks: batch })).underReplicated
+    for (let at = 0; at < blocks.length; at += MAX_LOCATION_BLOCKS) {
+      under += (await this.calls.call('meta.blocksWritten', { blocks: blocks.slice(at, at + MAX_LOCATION_BLOCKS) })).underReplicated
     }
     return under
   }
 }
-
-/** Blocks per meta.blocksWritten call (the protocol allows 4096). */
-const BATCH = 1024
 
 /** Whether a TCP connection to host:port is accepted within `timeoutMs`. */
 function tcpReachable(address: string, timeoutMs: number): Promise<boolean> {

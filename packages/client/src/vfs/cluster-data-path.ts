@@ -1,14 +1,14 @@
 /**
  * The DataPath of a real cluster: writes go through BlockWriter chains over MetaBlockPlanner
- * (the same storeBlockStream that FileStore.putFile uses, so meta learns where every block
- * landed before the VFS commits a file naming them); reads go through BlockReader, one per open
- * file for read-ahead. The block size and replication are the cluster's (meta.dataConfig).
+ * (the same storeBlockStream that FileStore.putFile uses; where the blocks landed goes back to
+ * the VFS, whose commit tells meta); reads go through BlockReader, one per open file for
+ * read-ahead. The block size and replication are the cluster's (meta.dataConfig).
  *
  * Fail-over is the data layer's: MetaCalls follows the meta leader through elections up to its
  * deadline, BlockWriter re-places a block whose chain lost a server, BlockReader tries the next
  * replica; an error surfaces only once those bounds are spent.
  */
-import { TesseraError, silentLogger, type BlockRef, type Logger } from '@tessera/protocol'
+import { TesseraError, silentLogger, type BlockCopies, type BlockRef, type Logger } from '@tessera/protocol'
 import { BlockReader } from '../data/block-reader.js'
 import { storeBlockStream } from '../data/block-stream.js'
 import { BlockWriter } from '../data/block-writer.js'
@@ -59,8 +59,11 @@ export class ClusterDataPath implements DataPath {
     const stored = await storeBlockStream({
       blockWriter: this.blockWriter, planner: this.planner, blockSize: this.blockSize, maxParallel: this.options.maxParallel ?? 4,
     }, bytes)
-    if (stored.underReplicated > 0) this.logger.info({ blocks: stored.underReplicated }, 'blocks stored under-replicated; meta repairs them')
-    return { blocks: stored.blocks, size: stored.size }
+    return { blocks: stored.blocks, size: stored.size, written: stored.written }
+  }
+
+  async recordWritten(written: readonly BlockCopies[]): Promise<void> {
+    await this.planner.blocksWritten(written)
   }
 
   readRange(blocks: readonly BlockRef[], offset: number, length: number): Promise<Uint8Array> {

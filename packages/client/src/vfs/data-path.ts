@@ -4,13 +4,19 @@
  * packages/client/src/data); tests use an in-memory one. Implementations verify what they read;
  * the VFS only patches and commits.
  */
-import type { BlockRef } from '@tessera/protocol'
+import type { BlockCopies, BlockRef } from '@tessera/protocol'
 
 export interface WrittenBlocks {
   /** The blocks in order, each wholly used. */
   blocks: BlockRef[]
   /** Bytes written (the sum of the blocks' lengths). */
   size: number
+  /**
+   * Where new blocks' copies are, for blocks meta has not been told of yet: the commit that
+   * names them carries these (or recordWritten tells meta first, when they must be read back
+   * before the commit). Absent or empty when meta needs to know nothing.
+   */
+  written?: BlockCopies[]
 }
 
 /** Range reads; an implementation may keep read-ahead state per reader. */
@@ -28,9 +34,14 @@ export interface DataPath extends RangeReader {
   readonly blockSize: number
   /**
    * Writes a stream of bytes as blocks of at most `blockSize` and resolves once every block is
-   * durable (and, for a cluster, once meta knows where they are). An empty stream writes no block.
+   * durable. An empty stream writes no block.
    */
   writeBlocks(bytes: AsyncIterable<Uint8Array>): Promise<WrittenBlocks>
+  /**
+   * Tells meta where blocks of an earlier `written` are, ahead of their commit: needed before
+   * they are read back (a cluster reads a block only where meta says it is).
+   */
+  recordWritten(written: readonly BlockCopies[]): Promise<void>
   /**
    * A reader for one open file, so that sequential reads of it fetch ahead; without this method
    * the VFS reads every file through `readRange`.

@@ -7,10 +7,14 @@
  *   a range touches are read, patched and written as new blocks, and the local block list is
  *   spliced; meta is not told yet.
  * - commit: writeBack, then one commitFile with the whole block list, size and mtime (on flush,
- *   fsync and release: close-to-open consistency).
+ *   fsync and release: close-to-open consistency), carrying where the new blocks landed, so
+ *   that meta records both in one log entry. Nothing pending: no commit at all.
+ * - Meta can hand out a block only where it knows copies are: before a block written here is
+ *   read back ahead of its commit, or when more are pending than one commit carries, their
+ *   places are recorded first (DataPath.recordWritten).
  */
 import {
-  type Attr, type BlockRef, type Credentials, type Ino, type Timespec,
+  MAX_BLOCK_COPIES, MAX_COMMIT_WRITTEN, type Attr, type BlockCopies, type BlockRef, type Credentials, type Ino, type Timespec,
 } from '@tessera/protocol'
 import type { MetaClient } from '../meta-client.js'
 import type { DataPath, RangeReader } from './data-path.js'
@@ -23,6 +27,16 @@ export interface OpenFileDeps {
   data: DataPath
   /** Called with the change of this file's buffered bytes (dirty and being written). */
   onMemory(delta: number): void
+}
+
+function blockIdOf(ref: { key: string; len: number }): string {
+  return `${ref.key}/${ref.len}`
+}
+
+function mergeCopies(a: BlockCopies, b: BlockCopies): BlockCopies {
+  const servers = [...a.servers]
+  for (const s of b.servers) if (servers.length < MAX_BLOCK_COPIES && !servers.includes(s)) servers.push(s)
+  return { ref: a.ref, servers }
 }
 
 function nowTimespec(): Timespec {
@@ -47,6 +61,8 @@ export class OpenFile {
   private committed = 0
   private mtime: Timespec | undefined
   private writerCred: Credentials | undefined
+  /** Copies of blocks written here that meta has not recorded yet, by block id (key/len). */
+  private readonly unrecorded = new Map<string, BlockCopies>()
   private readonly lock = new Mutex()
   /** This file's reader (its own read-ahead state when the DataPath offers one). */
   private readonly reader: RangeReader
@@ -109,6 +125,7 @@ export class OpenFile {
       const flushing = this.flushing
       const stored = Math.min(len, Math.max(0, piecesEnd(pieces) - offset))
       if (stored > 0) {
+        await this.recordWritten()
         const bytes = await this.reader.readRange(pieces, offset, stored)
         out.set(bytes.subarray(0, Math.min(bytes.byteLength, len)))
       }
@@ -156,11 +173,39 @@ export class OpenFile {
     if (this.version === this.committed) return
     const version = this.version
     const pieces = await this.loadPieces(cred)
+    // Blocks written and replaced again before this commit are named by no file: meta need not hear of them.
+    const named = new Set(pieces.map(blockIdOf))
+    if (this.unrecorded.size > MAX_COMMIT_WRITTEN) await this.recordWritten()
+    const pending = [...this.unrecorded]
+    const written = pending.filter(([id]) => named.has(id)).map(([, copies]) => copies)
     const { attr } = await this.deps.meta.exec({
       op: 'commitFile', cred: this.writerCred ?? cred, ino: this.ino, blocks: pieces, size: this.size, mtime: this.mtime ?? nowTimespec(),
+      ...(written.length === 0 ? {} : { written }),
     })
+    this.forgetRecorded(pending)
     this.attr = attr
     this.committed = version
+  }
+
+  /** Tells meta where every block written here and not yet committed is (so that it can be read). */
+  private async recordWritten(): Promise<void> {
+    if (this.unrecorded.size === 0) return
+    const pending = [...this.unrecorded]
+    await this.deps.data.recordWritten(pending.map(([, copies]) => copies))
+    this.forgetRecorded(pending)
+  }
+
+  /** Drops entries meta now has (unless a newer write of the same block replaced them meanwhile). */
+  private forgetRecorded(recorded: readonly (readonly [string, BlockCopies])[]): void {
+    for (const [id, copies] of recorded) if (this.unrecorded.get(id) === copies) this.unrecorded.delete(id)
+  }
+
+  private noteWritten(written: readonly BlockCopies[] | undefined): void {
+    for (const copies of written ?? []) {
+      const id = blockIdOf(copies.ref)
+      const known = this.unrecorded.get(id)
+      this.unrecorded.set(id, known === undefined ? copies : mergeCopies(known, copies))
+    }
   }
 
   private async writeBackLocked(cred: Credentials, holdTail: boolean): Promise<void> {
@@ -183,6 +228,7 @@ export class OpenFile {
       let pieces = old
       for (const [i, run] of runs.entries()) {
         const written = await this.deps.data.writeBlocks(this.runBytes(old, oldEnd, run, taken[i]!))
+        this.noteWritten(written.written)
         pieces = replaceRun(pieces, run, written.blocks)
       }
       this.pieces = pieces
@@ -195,6 +241,8 @@ export class OpenFile {
       this.flushingBytes = 0
       this.account()
     }
+    // One commit carries a bounded number of new blocks' places: a big file records them as it goes.
+    if (this.unrecorded.size > MAX_COMMIT_WRITTEN) await this.recordWritten()
   }
 
   /** The new bytes of `run`, one block at a time: old bytes where not overwritten, zeros in holes. */
@@ -205,6 +253,7 @@ export class OpenFile {
       const block = Buffer.alloc(end - at)
       const oldPart = Math.min(end, oldEnd) - at
       if (oldPart > 0 && !segmentsCover(segs, at, at + oldPart)) {
+        await this.recordWritten()
         const bytes = await this.deps.data.readRange(old, at, oldPart)
         block.set(bytes.subarray(0, Math.min(bytes.byteLength, oldPart)))
       }

@@ -2,9 +2,14 @@
  * A DataPath that keeps blocks in a Map, for tests only. Keys are 16 hex characters of the
  * block's sha256 (the shape meta accepts); identical blocks are stored once. Counts what it
  * does, and can be told to fail the next write.
+ *
+ * With `copiesAt` it acts like a cluster whose meta must be told where blocks are: every
+ * written block comes back in `written` as held by that server, and reading a block that was
+ * neither recorded (recordWritten) nor marked committed (`placed`) fails with EIO, as a cluster
+ * read of a block meta does not know fails.
  */
 import { createHash } from 'node:crypto'
-import { TesseraError, type BlockRef } from '@tessera/protocol'
+import { TesseraError, type BlockCopies, type BlockRef } from '@tessera/protocol'
 import type { DataPath, WrittenBlocks } from '../../src/vfs/index.js'
 
 export class InMemoryDataPath implements DataPath {
@@ -12,9 +17,14 @@ export class InMemoryDataPath implements DataPath {
   blocksWritten = 0
   bytesWritten = 0
   rangesRead = 0
+  /** recordWritten calls, and the blocks they named. */
+  recordCalls = 0
+  readonly recorded: BlockCopies[] = []
+  /** Blocks a reader may fetch (recorded, or marked by the test as committed with their places). */
+  readonly placed = new Set<string>()
   private failures = 0
 
-  constructor(readonly blockSize = 64 * 1024) {}
+  constructor(readonly blockSize = 64 * 1024, private readonly copiesAt?: string) {}
 
   /** The next `count` writeBlocks calls fail with EIO. */
   failNextWrites(count = 1): void {
@@ -27,6 +37,7 @@ export class InMemoryDataPath implements DataPath {
       throw new TesseraError('EIO', 'injected write failure')
     }
     const blocks: BlockRef[] = []
+    const written: BlockCopies[] = []
     let size = 0
     let fill: Buffer[] = []
     let filled = 0
@@ -39,6 +50,7 @@ export class InMemoryDataPath implements DataPath {
       this.blocksWritten++
       this.bytesWritten += block.byteLength
       blocks.push({ key, len: block.byteLength, used: block.byteLength })
+      if (this.copiesAt !== undefined) written.push({ ref: { key, len: block.byteLength }, servers: [this.copiesAt] })
     }
     for await (const chunk of bytes) {
       let at = 0
@@ -52,7 +64,15 @@ export class InMemoryDataPath implements DataPath {
       }
     }
     if (filled > 0) cut()
-    return { blocks, size }
+    return this.copiesAt === undefined ? { blocks, size } : { blocks, size, written }
+  }
+
+  async recordWritten(written: readonly BlockCopies[]): Promise<void> {
+    this.recordCalls++
+    for (const copies of written) {
+      this.recorded.push(copies)
+      this.placed.add(`${copies.ref.key}-${copies.ref.len}`)
+    }
   }
 
   async readRange(blocks: readonly BlockRef[], offset: number, length: number): Promise<Uint8Array> {
@@ -65,6 +85,9 @@ export class InMemoryDataPath implements DataPath {
       if (pieceEnd > offset && at < end) {
         const block = this.blocks.get(`${ref.key}-${ref.len}`)
         if (block === undefined) throw new TesseraError('EIO', `block ${ref.key} is missing`)
+        if (this.copiesAt !== undefined && !this.placed.has(`${ref.key}-${ref.len}`)) {
+          throw new TesseraError('EIO', `no known copy of block ${ref.key}/${ref.len}`)
+        }
         parts.push(block.subarray(Math.max(offset, at) - at, Math.min(end, pieceEnd) - at))
       }
       at = pieceEnd

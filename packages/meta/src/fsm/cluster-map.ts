@@ -112,6 +112,27 @@ function forgetServerCopies(t: ClusterTables, num: number, replication: number):
   for (const block of held) removeLocation(t, block, num, replication)
 }
 
+/** Numbers of the servers that can hold readable copies (every one not down), by address. */
+export function liveServersByAddress(t: ClusterTables): Map<string, number> {
+  const out = new Map<string, number>()
+  for (const [num, server] of t.chunkServers.entries()) if (server.state !== 'down') out.set(server.address, num)
+  return out
+}
+
+/**
+ * Adds the servers `nums` to each block's copies; a block left with no copy while referenced is
+ * recorded as under-replicated with 0. Resolves to how many of the blocks are under-replicated.
+ */
+export function addCopies(t: ClusterTables, copies: readonly { block: string; nums: readonly number[] }[], replication: number): number {
+  let under = 0
+  for (const { block, nums } of copies) {
+    for (const num of nums) addLocation(t, block, num, replication)
+    if (!t.locations.has(block) && t.refs.has(block)) t.underReplicated.set(block, 0)
+    if (t.underReplicated.has(block)) under++
+  }
+  return under
+}
+
 export function applyCluster(t: ClusterTables, req: ClusterRequest, replication: number): ClusterReplies[ClusterRequest['op']] {
   switch (req.op) {
     case 'registerChunk': {
@@ -143,19 +164,17 @@ export function applyCluster(t: ClusterTables, req: ClusterRequest, replication:
     }
     case 'addBlockLocations': {
       const nums = new Map<string, number | undefined>()
-      let under = 0
-      for (const { block, servers } of req.blocks) {
-        for (const id of servers) {
-          if (!nums.has(id)) {
-            const server = serverById(t, id)
-            nums.set(id, server === undefined || server.state === 'down' ? undefined : server.num)
-          }
-          const num = nums.get(id)
-          if (num !== undefined) addLocation(t, block, num, replication)
+      const numOf = (id: string): number | undefined => {
+        if (!nums.has(id)) {
+          const server = serverById(t, id)
+          nums.set(id, server === undefined || server.state === 'down' ? undefined : server.num)
         }
-        if (t.underReplicated.has(block)) under++
+        return nums.get(id)
       }
-      return { underReplicated: under }
+      const copies = req.blocks.map(({ block, servers }) => ({
+        block, nums: servers.map(numOf).filter((n): n is number => n !== undefined),
+      }))
+      return { underReplicated: addCopies(t, copies, replication) }
     }
     case 'removeBlockLocation': {
       const server = serverById(t, req.server)

@@ -30,7 +30,7 @@ import { applyCluster, forgetLocations, type ChunkServerRecord, type ClusterRequ
 import { Inode } from './inode.js'
 import { acquireLock, lockState, releaseLock, releaseSessions, type LockGrant, type LockState } from './locks.js'
 import { create, link, mkdir, mknod, rmdir, symlink, unlink } from './ops-entries.js'
-import { commitFile, getBlocks } from './ops-data.js'
+import { commitFile, getBlocks, recordWrittenCopies } from './ops-data.js'
 import { rename } from './ops-rename.js'
 import { setattr } from './ops-setattr.js'
 import { getxattr, listxattr, removexattr, setxattr } from './ops-xattr.js'
@@ -217,7 +217,11 @@ export class Namespace {
       return { ok: false, error: toWire(err) }
     }
     const released = tx.commit()
-    if (cmd.req.op === 'commitFile') (value as CommitFileReply).released = released.map(parseBlockId)
+    if (cmd.req.op === 'commitFile') {
+      const reply = value as CommitFileReply
+      reply.released = released.map(parseBlockId)
+      reply.underReplicated = recordWrittenCopies(this.tables, cmd.req.written, this.opts.replication)
+    }
     return { ok: true, value }
   }
 

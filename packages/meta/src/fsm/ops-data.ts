@@ -1,12 +1,13 @@
 /**
  * The data path's side of the namespace: commitFile replaces a file's block list after a
- * write; getBlocks hands it to a reader.
+ * write (and records where its new blocks landed); getBlocks hands it to a reader.
  */
 import {
-  TesseraError, type CommitFileReply, type CommitFileRequest, type GetBlocksQuery, type GetBlocksReply,
+  TesseraError, type BlockCopies, type CommitFileReply, type CommitFileRequest, type GetBlocksQuery, type GetBlocksReply,
 } from '@tessera/protocol'
 import { isRoot, privilegeBitsToDrop, requireAccess, R_OK, W_OK } from './access.js'
-import { checkBlockRefs, decodeBlocks, encodeBlocks, usedBytes } from './block-list.js'
+import { blockIdOf, checkBlockRefs, decodeBlocks, encodeBlocks, usedBytes } from './block-list.js'
+import { addCopies, liveServersByAddress, type ClusterTables } from './cluster-map.js'
 import type { Inode } from './inode.js'
 import { isValidNsec, type OpContext } from './options.js'
 import type { Tx } from './tx.js'
@@ -18,10 +19,20 @@ function needFile(tx: Tx, ino: number): Inode {
   return inode
 }
 
+/** Every block of `written` must be one the commit names (it cannot place copies of others). */
+function checkWritten(req: CommitFileRequest): void {
+  if (req.written === undefined || req.written.length === 0) return
+  const named = new Set(req.blocks.map((b) => blockIdOf(b.key, b.len)))
+  for (const { ref } of req.written) {
+    if (!named.has(blockIdOf(ref.key, ref.len))) throw new TesseraError('EINVAL', `written block ${ref.key}/${ref.len} is not in the block list`)
+  }
+}
+
 /**
  * Permission is checked here, with the committing caller's credentials (write access), not at
  * open time: this layer knows no file handles.
- * The reply's `released` is filled in by the namespace once the change is committed.
+ * The reply's `released` and `underReplicated` are filled in by the namespace once the change
+ * is committed (recordWrittenCopies).
  */
 export function commitFile(ctx: OpContext, req: CommitFileRequest): CommitFileReply {
   const inode = needFile(ctx.tx, req.ino)
@@ -29,6 +40,7 @@ export function commitFile(ctx: OpContext, req: CommitFileRequest): CommitFileRe
   checkBlockRefs(req.blocks, ctx.options.maxBlockBytes)
   if (usedBytes(req.blocks) > req.size) throw new TesseraError('EINVAL', 'blocks hold more bytes than the file size')
   if (!isValidNsec(req.mtime.nsec)) throw new TesseraError('EINVAL', 'nanoseconds out of range')
+  checkWritten(req)
   const next = ctx.tx.edit(req.ino)
   next.data = encodeBlocks(req.blocks)
   next.size = req.size
@@ -36,7 +48,23 @@ export function commitFile(ctx: OpContext, req: CommitFileRequest): CommitFileRe
   next.setCtime(ctx.time)
   // A write by anyone but root clears setuid (and setgid with group-execute), as Linux does.
   if (!isRoot(ctx.cred)) next.mode &= ~privilegeBitsToDrop(next.mode)
-  return { attr: next.toAttr(req.ino), released: [] }
+  return { attr: next.toAttr(req.ino), released: [], underReplicated: 0 }
+}
+
+/**
+ * Records where a commit's new blocks landed, in the commit's own log entry: copies on servers
+ * the cluster map knows and does not hold down count (others cannot be read, so are skipped),
+ * and blocks with fewer than `replication` go on the repair list. Deterministic: it reads only
+ * the replicated state. Resolves to how many of the blocks are under-replicated.
+ */
+export function recordWrittenCopies(t: ClusterTables, written: readonly BlockCopies[] | undefined, replication: number): number {
+  if (written === undefined || written.length === 0) return 0
+  const numOf = liveServersByAddress(t)
+  const copies = written.map(({ ref, servers }) => ({
+    block: blockIdOf(ref.key, ref.len),
+    nums: servers.map((address) => numOf.get(address)).filter((n): n is number => n !== undefined),
+  }))
+  return addCopies(t, copies, replication)
 }
 
 export function getBlocks(tx: Tx, req: GetBlocksQuery): GetBlocksReply {
