@@ -137,6 +137,23 @@ describe('ChunkServer: the replication chain', function () {
     expect(elapsed).to.be.lessThan(0.75 * serialWork)
   })
 
+  it('forwards pieces ahead of a slow local disk: the head\'s writes do not hold up the tail', async () => {
+    const disks = [slowDisk(150), slowDisk(0), slowDisk(0)]
+    const chain = await startChain(3, { store: (i) => ({ openTempFile: disks[i]!.open }) })
+    const bytes = patternBytes(4 * MiB, 14)
+    const key = await computeBlockKey(bytes)
+    const answer = await writeChain(chain, bytes, key, { pieceBytes: MiB })
+    expect(answer.stored).to.equal(3)
+    const head = disks[0]!.writes
+    const tail = disks[2]!.writes
+    expect(head).to.have.length(4)
+    expect(tail).to.have.length(4)
+    // Waiting for each local write before forwarding the next piece, the tail could begin its
+    // third piece only after the head finished its second write.
+    expect(tail[2]!.start).to.be.lessThan(head[1]!.end)
+    for (const member of chain.members) expect((await readFrom(member, key, bytes.byteLength)).equals(bytes)).to.equal(true)
+  })
+
   it('stalls the sender within the stream windows when the next disk stops (back-pressure end to end)', async () => {
     const tailDisk = stalledDisk()
     const bigBlocks = { maxBlockBytes: 64 * MiB }

@@ -150,6 +150,7 @@ export class ChunkServer {
         this.checkToken(request.token, request.key, 'write', context.peer)
         const outcome = await serveBlockWrite(this.writeDeps(), request, context.requestStream, context.signal)
         this.metrics.bytesWritten.inc({}, request.length)
+        this.log.debug({ key: request.key, chain: request.chain.length, ms: outcome.timeline }, 'block write timeline')
         if (!outcome.commit.existed) this.notify('onBlockStored', request.key)
         if (outcome.downstreamError !== undefined) {
           this.metrics.downstreamFailures.inc({ code: outcome.downstreamError.code })

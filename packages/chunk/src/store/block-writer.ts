@@ -125,8 +125,9 @@ export class BlockWriter {
       if (!this.trustKey && digest !== this.parts.hash) {
         throw new TesseraError('CHECKSUM_MISMATCH', `block bytes hash to ${digest}, key ${this.key} says ${this.parts.hash}`)
       }
-      await this.writeSidecar()
-      await this.file.sync()
+      // Both files must be durable before the rename; their flushes need not wait for each other.
+      const synced = await Promise.allSettled([this.writeSidecar(), this.file.sync()])
+      for (const result of synced) if (result.status === 'rejected') throw result.reason
       await this.closeFile()
       return await this.host.install({
         key: this.key, parts: this.parts, blockTemp: this.blockTemp, sidecarTemp: this.sidecarTemp,
