@@ -40,6 +40,8 @@ import { SpaceAccount, type SpaceOptions, type StoreUsage } from './space.js'
 
 /** DESIGN decision 5: the default maximum block size, fixed at format time. */
 export const DEFAULT_MAX_BLOCK_BYTES = 4 * 1024 * 1024
+/** How old a free-space sample may be before a write takes a new one. */
+const SPACE_SAMPLE_MAX_AGE_MS = 1000
 
 export interface BlockStoreOptions extends SpaceOptions {
   logger?: Logger
@@ -143,14 +145,8 @@ export class BlockStore {
     if (parts.length > this.maxBlockBytes) {
       throw new TesseraError('EINVAL', `block of ${parts.length} bytes exceeds the maximum of ${this.maxBlockBytes}`)
     }
-    try {
-      await this.space.refresh()
-    } catch (err) {
-      throw toStoreError(err, 'reading free space')
-    }
-    this.assertOpen()
     const need = onDiskBytes(parts.length)
-    if (!this.space.tryReserve(need)) {
+    if (!(await this.reserveSpace(need))) {
       throw new TesseraError('ENOSPC', `no room for block ${key} (${need} bytes, ${this.space.usage().freeBytes} free)`)
     }
     let writer: BlockWriter
@@ -261,6 +257,24 @@ export class BlockStore {
   }
 
   /** usage() after a fresh look at the file system's free space. */
+  /** Reserves room for a write, from a recent free-space sample; a refusal is re-checked on a fresh one. */
+  private async reserveSpace(bytes: number): Promise<boolean> {
+    await this.sampleSpace(false)
+    if (this.space.tryReserve(bytes)) return true
+    await this.sampleSpace(true)
+    return this.space.tryReserve(bytes)
+  }
+
+  private async sampleSpace(fresh: boolean): Promise<void> {
+    try {
+      if (fresh) await this.space.refresh()
+      else await this.space.refreshIfOlderThan(SPACE_SAMPLE_MAX_AGE_MS)
+    } catch (err) {
+      throw toStoreError(err, 'reading free space')
+    }
+    this.assertOpen()
+  }
+
   async refreshUsage(): Promise<StoreUsage> {
     await this.space.refresh()
     return this.space.usage()

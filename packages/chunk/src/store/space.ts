@@ -33,6 +33,8 @@ export class SpaceAccount {
   private reservedBytes = 0
   private fsTotalBytes = 0
   private fsAvailBytes = 0
+  /** When refresh() last sampled the file system (Date.now()), 0 before the first sample. */
+  private sampledAtMs = 0
 
   constructor(private readonly dir: string, private readonly options: SpaceOptions) {
     for (const name of ['capacityBytes', 'reserveBytes'] as const) {
@@ -48,6 +50,18 @@ export class SpaceAccount {
     const stats = await statfs(this.dir)
     this.fsTotalBytes = stats.blocks * stats.bsize
     this.fsAvailBytes = stats.bavail * stats.bsize
+    this.sampledAtMs = Date.now()
+  }
+
+  /**
+   * Samples again only when the last sample is older than `maxAgeMs`: statfs is a thread-pool
+   * call that took up to half a second under load, too slow for every block write. A sample
+   * that is a little stale is safe: a write that then meets a full disk fails with a clean
+   * ENOSPC, and a refusal is re-checked against a fresh sample before it is final.
+   */
+  async refreshIfOlderThan(maxAgeMs: number): Promise<void> {
+    if (Date.now() - this.sampledAtMs < maxAgeMs) return
+    await this.refresh()
   }
 
   addBlock(bytes: number): void {
