@@ -1,8 +1,8 @@
-import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { MetaService, type DataPathSettings, type NamespaceOptions } from '@tessera/meta'
-import { TesseraError, createLogger } from '@tessera/protocol'
-import { type Command, type ParsedOptions, EXIT, UsageError } from '../command.js'
+import { createLogger } from '@tessera/protocol'
+import { type Command, type OptionSpec, type ParsedOptions, EXIT, UsageError } from '../command.js'
+import { CONFIG_OPTION, configKeys, loadSettings } from '../config-file.js'
 import { SECRET_FILE, readClusterConfig, readSecret } from '../cluster-files.js'
 
 /** The daemon's settings: flags, over the keys of --config FILE. */
@@ -17,7 +17,20 @@ interface MetaSettings {
   join: boolean
 }
 
-const KEYS = ['id', 'data', 'listen', 'advertise', 'peers', 'cluster', 'secret-file', 'join'] as const
+const OPTIONS: Record<string, OptionSpec> = {
+  id: { type: 'string', value: 'ID', description: 'this member\'s id (unique in the cluster)' },
+  data: { type: 'string', value: 'DIR', description: 'data directory (Raft log and snapshots)' },
+  listen: { type: 'string', value: 'HOST:PORT', description: 'where to serve (default 127.0.0.1:7400)' },
+  advertise: { type: 'string', value: 'HOST:PORT', description: 'address peers and clients use (default --listen)' },
+  peers: { type: 'string', value: 'ID=HOST:PORT,...', description: 'the founding members (this one may be included)' },
+  cluster: { type: 'string', value: 'DIR', description: 'the cluster directory (cluster.json and secret)' },
+  'secret-file': { type: 'string', value: 'FILE', description: 'the cluster secret, when there is no --cluster' },
+  join: { type: 'boolean', description: 'start empty, to be added to a running group' },
+  config: CONFIG_OPTION,
+}
+
+/** In a config file `peers` may also be an object of id to address. */
+const CONFIG_KEYS = configKeys(OPTIONS, { peers: 'any' })
 
 export const metaCommand: Command = {
   name: 'meta',
@@ -28,19 +41,10 @@ export const metaCommand: Command = {
     'directory the members named by --peers found the group together (start all of them with the\n' +
     'same --peers); later starts resume from the log and snapshots in DIR/raft. With --join the\n' +
     'member starts empty and waits to be added by the leader (`meta.members add`).\n' +
-    '--config FILE is JSON with the same keys as the flags (peers may be an object); flags win.\n' +
+    '--config FILE is a JSON object whose keys are these flags\' names (peers may be an object of\n' +
+    'ID to HOST:PORT); a flag given on the command line wins over the file.\n' +
     'Stops cleanly on SIGTERM or SIGINT.',
-  options: {
-    id: { type: 'string', value: 'ID', description: 'this member\'s id (unique in the cluster)' },
-    data: { type: 'string', value: 'DIR', description: 'data directory (Raft log and snapshots)' },
-    listen: { type: 'string', value: 'HOST:PORT', description: 'where to serve (default 127.0.0.1:7400)' },
-    advertise: { type: 'string', value: 'HOST:PORT', description: 'address peers and clients use (default --listen)' },
-    peers: { type: 'string', value: 'ID=HOST:PORT,...', description: 'the founding members (this one may be included)' },
-    cluster: { type: 'string', value: 'DIR', description: 'the cluster directory (cluster.json and secret)' },
-    'secret-file': { type: 'string', value: 'FILE', description: 'the cluster secret, when there is no --cluster' },
-    join: { type: 'boolean', description: 'start empty, to be added to a running group' },
-    config: { type: 'string', value: 'FILE', description: 'JSON file with the same keys as these flags' },
-  },
+  options: OPTIONS,
   async run({ options, out, err }) {
     const settings = await settingsFrom(options)
     const secretPath = settings.secretFile ?? (settings.cluster === undefined ? undefined : join(settings.cluster, SECRET_FILE))
@@ -85,36 +89,14 @@ export const metaCommand: Command = {
 }
 
 async function settingsFrom(options: ParsedOptions): Promise<MetaSettings> {
-  const file: Record<string, unknown> = {}
-  const configPath = options.config
-  if (typeof configPath === 'string') {
-    let parsed: unknown
-    try {
-      parsed = JSON.parse(await readFile(configPath, 'utf8'))
-    } catch (error) {
-      throw new TesseraError('EINVAL', `cannot read config ${configPath}: ${(error as Error).message}`)
-    }
-    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new TesseraError('EINVAL', `${configPath}: not a JSON object`)
-    for (const [key, value] of Object.entries(parsed)) {
-      if (!(KEYS as readonly string[]).includes(key)) throw new TesseraError('EINVAL', `${configPath}: unknown key '${key}'`)
-      file[key] = value
-    }
-  }
-  const pick = (key: (typeof KEYS)[number]): unknown => options[key] ?? file[key]
-  const text = (key: (typeof KEYS)[number]): string | undefined => {
-    const value = pick(key)
-    if (value === undefined) return undefined
-    if (typeof value !== 'string' || value === '') throw new UsageError(`--${key} must be a non-empty string`)
-    return value
-  }
-  const id = text('id')
-  const data = text('data')
-  if (id === undefined) throw new UsageError('--id is required')
-  if (data === undefined) throw new UsageError('--data is required')
-  const join = pick('join') === true
-  const peersValue = pick('peers')
+  const settings = await loadSettings(options, CONFIG_KEYS)
+  const id = settings.requireString('id')
+  const data = settings.requireString('data')
+  const join = settings.boolean('join')
+  const peersValue = settings.value('peers')
   const peers = peersValue === undefined ? {} : parsePeers(peersValue)
-  if (!join && Object.keys(peers).length === 0 && text('listen') === undefined) {
+  const listen = settings.string('listen')
+  if (!join && Object.keys(peers).length === 0 && listen === undefined) {
     throw new UsageError('--peers is required (or --listen for a single-member group)')
   }
   if (join && Object.keys(peers).length === 0) {
@@ -122,14 +104,14 @@ async function settingsFrom(options: ParsedOptions): Promise<MetaSettings> {
     // them: without the members' addresses it would wait forever without a word.
     throw new UsageError('--join needs --peers naming the running members')
   }
-  const settings: MetaSettings = { id, data, listen: text('listen') ?? '127.0.0.1:7400', peers, join }
-  const advertise = text('advertise')
-  const cluster = text('cluster')
-  const secretFile = text('secret-file')
-  if (advertise !== undefined) settings.advertise = advertise
-  if (cluster !== undefined) settings.cluster = cluster
-  if (secretFile !== undefined) settings.secretFile = secretFile
-  return settings
+  const result: MetaSettings = { id, data, listen: listen ?? '127.0.0.1:7400', peers, join }
+  const advertise = settings.string('advertise')
+  const cluster = settings.string('cluster')
+  const secretFile = settings.string('secret-file')
+  if (advertise !== undefined) result.advertise = advertise
+  if (cluster !== undefined) result.cluster = cluster
+  if (secretFile !== undefined) result.secretFile = secretFile
+  return result
 }
 
 /** 'a=h:1,b=h:2' or {a: 'h:1'} -> {a: 'h:1', b: 'h:2'}. */

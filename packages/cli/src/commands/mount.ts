@@ -10,7 +10,8 @@ import { spawn } from 'node:child_process'
 import { ClusterDataPath, MetaCalls, Vfs } from '@tessera/client'
 import { checkMountpoint, mountVfs } from '@tessera/fuse'
 import { createLogger, type Logger } from '@tessera/protocol'
-import { type Command, EXIT, UsageError, parseSize, stringOption } from '../command.js'
+import { type Command, type OptionSpec, EXIT, UsageError, parseSize } from '../command.js'
+import { CONFIG_OPTION, configKeys, loadSettings } from '../config-file.js'
 import { TARGET_OPTIONS, connectMeta, resolveClusterTarget, type ClusterTarget } from '../cluster-target.js'
 import { tesseraBin } from '../local/processes.js'
 
@@ -30,36 +31,53 @@ export async function createDataPath(cluster: ClusterTarget, logger: Logger): Pr
   }
 }
 
+const OPTIONS: Record<string, OptionSpec> = {
+  ...TARGET_OPTIONS,
+  background: { type: 'boolean', description: 'run detached; return once mounted' },
+  'log-file': { type: 'string', value: 'FILE', description: 'with --background: where the mount logs (default: discarded)' },
+  'max-dirty': { type: 'string', value: 'SIZE', description: 'bound on written bytes held in memory (default 256MiB)' },
+  'cache-ms': { type: 'string', value: 'MS', description: 'attribute and entry cache time (default 1000)' },
+  config: CONFIG_OPTION,
+}
+
+/** Every flag, and the MOUNTPOINT argument as `mountpoint` (the argument wins). */
+const CONFIG_KEYS = configKeys(OPTIONS, { mountpoint: 'string' })
+
 export const mountCommand: Command = {
   name: 'mount',
   summary: 'Mount the cluster\'s namespace on a local directory (FUSE)',
-  usage: 'tessera mount (--meta HOST:PORT,... | --dir DIR) [--secret-file FILE] [--background [--log-file FILE]] MOUNTPOINT',
+  usage: 'tessera mount (--meta HOST:PORT,... | --dir DIR) [--secret-file FILE] [--background [--log-file FILE]] [--config FILE] MOUNTPOINT',
   details:
     'Serves the namespace at MOUNTPOINT (an existing, empty directory) until SIGINT or SIGTERM,\n' +
     'which unmount it cleanly after committing open files. --background returns once the mount\n' +
     'is up and prints the serving process\'s pid (stop it with kill PID, or fusermount -u MOUNTPOINT).\n' +
     'Files are visible to other mounts when closed (close-to-open consistency); concurrent writers\n' +
-    'on two mounts: the last close wins.',
-  options: {
-    ...TARGET_OPTIONS,
-    background: { type: 'boolean', description: 'run detached; return once mounted' },
-    'log-file': { type: 'string', value: 'FILE', description: 'with --background: where the mount logs (default: discarded)' },
-    'max-dirty': { type: 'string', value: 'SIZE', description: 'bound on written bytes held in memory (default 256MiB)' },
-    'cache-ms': { type: 'string', value: 'MS', description: 'attribute and entry cache time (default 1000)' },
-  },
+    'on two mounts: the last close wins.\n' +
+    '--config FILE is a JSON object whose keys are these flags\' names, plus "mountpoint" for\n' +
+    'MOUNTPOINT; flags and MOUNTPOINT given on the command line win over the file, and the file\n' +
+    'wins over TESSERA_META and TESSERA_SECRET_FILE.',
+  options: OPTIONS,
   async run({ options, positionals, out, err, env }) {
-    if (positionals.length !== 1) throw new UsageError('name one MOUNTPOINT')
-    const mountpoint = await checkMountpoint(positionals[0]!)
-    const maxDirtyText = stringOption(options, 'max-dirty')
+    const settings = await loadSettings(options, CONFIG_KEYS)
+    if (positionals.length > 1) throw new UsageError('name one MOUNTPOINT')
+    const mountpointText = positionals[0] ?? settings.string('mountpoint')
+    if (mountpointText === undefined) throw new UsageError('name one MOUNTPOINT (or a "mountpoint" key in --config FILE)')
+    const mountpoint = await checkMountpoint(mountpointText)
+    const maxDirtyText = settings.string('max-dirty')
     const maxDirtyBytes = maxDirtyText === undefined ? undefined : parseSize(maxDirtyText, 'max-dirty')
-    const cacheText = stringOption(options, 'cache-ms')
+    const cacheText = settings.string('cache-ms')
     const cacheMs = cacheText === undefined ? 1000 : Number(cacheText)
     if (!Number.isInteger(cacheMs) || cacheMs < 0 || cacheMs > 3_600_000) throw new UsageError('--cache-ms must be an integer in [0, 3600000]')
-    const target = await resolveClusterTarget(options, env)
-    if (options.background === true) return startInBackground(mountpoint, out, err)
+    const targetOptions = settings.asOptions()
+    const target = await resolveClusterTarget(targetOptions, env)
+    // The detached child runs this command again with the same --config: a "background" key
+    // there must not make it detach once more.
+    if (settings.boolean('background') && env[BACKGROUND_CHILD_ENV] !== '1') {
+      return startInBackground(mountpoint, settings.string('log-file'), out, err)
+    }
 
     const logger = createLogger({ component: 'mount' })
-    const meta = await connectMeta(options, env, { logger })
+    const meta = await connectMeta(targetOptions, env, { logger })
     let data: Awaited<ReturnType<typeof createDataPath>>
     try {
       await meta.getattr(1, { deadlineMs: READY_TIMEOUT_MS }) // the cluster answers before we mount
@@ -110,10 +128,10 @@ export const mountCommand: Command = {
 }
 
 /** Starts this command again, detached, without --background, and waits for its "mounted" line. */
-async function startInBackground(mountpoint: string, out: NodeJS.WritableStream, err: NodeJS.WritableStream): Promise<number> {
+async function startInBackground(
+  mountpoint: string, logFile: string | undefined, out: NodeJS.WritableStream, err: NodeJS.WritableStream,
+): Promise<number> {
   const args = process.argv.slice(2).filter((a) => a !== '--background')
-  const logFileIndex = args.indexOf('--log-file')
-  const logFile = logFileIndex >= 0 ? args[logFileIndex + 1] : undefined
   const log = logFile === undefined ? 'ignore' : openSync(logFile, 'a')
   try {
     const child = spawn(process.execPath, [tesseraBin(), ...args], {
