@@ -21,3 +21,4 @@ export { RpcClient, type RpcClientOptions, type CallOptions, type OpenCall, type
 export * from './meta-rpc.js'
 export * from './tokens.js'
 export * from './chunk-rpc.js'
+export * from './block-refs.js'

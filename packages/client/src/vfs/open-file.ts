@@ -14,13 +14,13 @@
  *   places are recorded first (DataPath.recordWritten).
  */
 import {
-  MAX_BLOCK_COPIES, MAX_COMMIT_WRITTEN, type Attr, type BlockCopies, type BlockRef, type Credentials, type Ino, type Timespec,
+  MAX_BLOCK_COPIES, MAX_COMMIT_WRITTEN, truncateBlockRefs, usedBytes, type Attr, type BlockCopies, type BlockRef, type Credentials, type Ino, type Timespec,
 } from '@tessera/protocol'
 import type { MetaClient } from '../meta-client.js'
 import type { DataPath, RangeReader } from './data-path.js'
 import { DirtyExtents, overlaySegments, type Segment } from './dirty-extents.js'
 import { Mutex } from './mutex.js'
-import { piecesEnd, replaceRun, runsFor, truncatePieces, type Run } from './pieces.js'
+import { replaceRun, runsFor, type Run } from './pieces.js'
 
 export interface OpenFileDeps {
   meta: MetaClient
@@ -123,7 +123,7 @@ export class OpenFile {
       const pieces = await this.loadPieces(cred)
       // Pieces and the segments in flight change together: take both at the same moment.
       const flushing = this.flushing
-      const stored = Math.min(len, Math.max(0, piecesEnd(pieces) - offset))
+      const stored = Math.min(len, Math.max(0, usedBytes(pieces) - offset))
       if (stored > 0) {
         await this.recordWritten()
         const bytes = await this.reader.readRange(pieces, offset, stored)
@@ -150,7 +150,7 @@ export class OpenFile {
     return this.lock.run(async () => {
       await this.commitLocked(cred)
       const { attr } = await this.deps.meta.exec({ op: 'setattr', cred, ino: this.ino, size })
-      if (this.pieces !== undefined) this.pieces = truncatePieces(this.pieces, size)
+      if (this.pieces !== undefined) this.pieces = truncateBlockRefs(this.pieces, size)
       this.dirty.truncate(size)
       this.size = Math.max(size, this.dirty.end)
       this.attr = attr
@@ -211,7 +211,7 @@ export class OpenFile {
   private async writeBackLocked(cred: Credentials, holdTail: boolean): Promise<void> {
     if (this.dirty.isEmpty) return
     const old = await this.loadPieces(cred)
-    const oldEnd = piecesEnd(old)
+    const oldEnd = usedBytes(old)
     const runs = runsFor(old, this.dirty.ranges())
     const last = runs.at(-1)
     if (holdTail && last !== undefined && last.end === this.size) {

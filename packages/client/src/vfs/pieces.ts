@@ -4,25 +4,6 @@
  */
 import type { BlockRef } from '@tessera/protocol'
 
-export function piecesEnd(pieces: readonly BlockRef[]): number {
-  let end = 0
-  for (const p of pieces) end += p.used
-  return end
-}
-
-/** The pieces of a file cut to `size` (what meta's setattr does to its copy). */
-export function truncatePieces(pieces: readonly BlockRef[], size: number): BlockRef[] {
-  const out: BlockRef[] = []
-  let offset = 0
-  for (const p of pieces) {
-    if (offset >= size) break
-    const used = Math.min(p.used, size - offset)
-    out.push(used === p.used ? p : { key: p.key, len: p.len, used })
-    offset += used
-  }
-  return out
-}
-
 /** A range of the file to rewrite: whole pieces, or the hole past the last piece. */
 export interface Run {
   start: number
@@ -63,7 +44,7 @@ export function runsFor(pieces: readonly BlockRef[], ranges: ReadonlyArray<reado
   return runs
 }
 
-/** `pieces` with those wholly inside [start, min(end, piecesEnd)) replaced by `fresh`. */
+/** `pieces` with those wholly inside [start, min(end, usedBytes(pieces))) replaced by `fresh`. */
 export function replaceRun(pieces: readonly BlockRef[], run: Run, fresh: readonly BlockRef[]): BlockRef[] {
   const out: BlockRef[] = []
   let offset = 0

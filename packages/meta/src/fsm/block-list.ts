@@ -11,6 +11,9 @@
  */
 import { TesseraError, type BlockId, type BlockRef } from '@tessera/protocol'
 
+/** The piece rules are shared with the client (one home: @tessera/protocol block-refs). */
+export { usedBytes, truncateBlockRefs as truncateBlocks } from '@tessera/protocol'
+
 const KEY_PATTERN = /^[0-9a-f]{16}(s[1-9][0-9]{0,9})?$/
 
 export function blockIdOf(key: string, len: number): string {
@@ -66,11 +69,6 @@ export function blockIdsOf(data: string): string[] {
   })
 }
 
-export function usedBytes(refs: readonly BlockRef[]): number {
-  let total = 0
-  for (const r of refs) total += r.used
-  return total
-}
 
 /** Pieces are well formed: a 16-hex key, 1 <= used <= len <= maxBlockBytes (else EINVAL). */
 export function checkBlockRefs(refs: readonly BlockRef[], maxBlockBytes: number): void {
@@ -83,21 +81,4 @@ export function checkBlockRefs(refs: readonly BlockRef[], maxBlockBytes: number)
       throw new TesseraError('EINVAL', 'block used bytes must be in [1, len]')
     }
   }
-}
-
-/**
- * The block list of a file truncated to `size`: pieces wholly past `size` go, the piece
- * that straddles it is cut (its `used` shrinks). Growing needs no change: the tail beyond
- * the pieces is a hole that reads as zeros.
- */
-export function truncateBlocks(refs: readonly BlockRef[], size: number): BlockRef[] {
-  const out: BlockRef[] = []
-  let offset = 0
-  for (const r of refs) {
-    if (offset >= size) break
-    const used = Math.min(r.used, size - offset)
-    out.push(used === r.used ? r : { key: r.key, len: r.len, used })
-    offset += used
-  }
-  return out
 }
