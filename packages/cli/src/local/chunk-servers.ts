@@ -13,9 +13,12 @@ import { isOurProcess } from './processes.js'
 export async function planChunks(dir: string, count: number, metaAddresses: readonly string[], first = 1): Promise<LocalDaemon[]> {
   const root = resolve(dir)
   const planned: LocalDaemon[] = []
+  const taken = new Set(metaAddresses.map((address) => Number(address.slice(address.lastIndexOf(':') + 1))))
   for (let i = first; i < first + count; i++) {
     const id = `c${i}`
-    const address = `127.0.0.1:${await freePort('127.0.0.1')}`
+    const port = await freePort('127.0.0.1', taken)
+    taken.add(port)
+    const address = `127.0.0.1:${port}`
     const dataDir = join(root, 'chunk', id)
     planned.push({
       id, address, dataDir, logFile: join(root, 'logs', `${id}.log`), pid: 0,

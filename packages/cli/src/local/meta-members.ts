@@ -14,8 +14,11 @@ import type { LocalDaemon } from './local-state.js'
 export async function planMetas(dir: string, count: number): Promise<LocalDaemon[]> {
   const root = resolve(dir)
   const members: { id: string; address: string }[] = []
+  const taken = new Set<number>()
   for (let i = 1; i <= count; i++) {
-    members.push({ id: `m${i}`, address: `127.0.0.1:${await freePort('127.0.0.1')}` })
+    const port = await freePort('127.0.0.1', taken)
+    taken.add(port)
+    members.push({ id: `m${i}`, address: `127.0.0.1:${port}` })
   }
   const peers = members.map((m) => `${m.id}=${m.address}`).join(',')
   return members.map(({ id, address }) => {
