@@ -102,14 +102,14 @@ describe('fsm: cluster map', () => {
     expect(h.ns.locationsOf(id(1))).to.deep.equal([])
   })
 
-  it('forgetBlocks drops the locations of blocks GC deleted', () => {
+  it('retireBlocks drops the locations of the blocks it retires', () => {
     const h = new Harness()
     register(h, 'c1')
     const f = h.create(ROOT_INO, 'f')
     ok(h.call({ op: 'commitFile', cred: ROOT, ino: f, blocks: [{ key: key(7), len: 1000, used: 1000 }], size: 1000, mtime: h.now }))
     ok(h.system({ op: 'addBlockLocations', blocks: [{ block: id(7), servers: ['c1'] }] }))
     ok(h.call({ op: 'unlink', cred: ROOT, parent: ROOT_INO, name: 'f' }))
-    expect(ok(h.system({ op: 'forgetBlocks', blocks: [{ key: key(7), len: 1000 }] })).forgotten).to.equal(1)
+    expect(ok(h.system({ op: 'retireBlocks', blocks: [id(7)], graceMs: 0 }))).to.deep.equal({ retired: 1, orders: 1 })
     expect(h.ns.locationsOf(id(7))).to.deep.equal([])
     expect(h.ns.underReplicatedCount).to.equal(0)
   })

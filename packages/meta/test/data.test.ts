@@ -1,6 +1,7 @@
 import type { BlockRef } from '@tessera/protocol'
 import { expect } from 'chai'
 import { ALICE, code, FileMode, Harness, key, ok, ROOT, ROOT_INO } from './harness.js'
+import { blockIdOf } from '../src/fsm/block-list.js'
 
 const ref = (n: number, len = 4096, used = len): BlockRef => ({ key: key(n), len, used })
 
@@ -32,7 +33,7 @@ describe('fsm: commitFile and block references', () => {
     expect(h.ns.unreferencedBlocks(10)[1]!.sinceMs).to.be.greaterThan(h.ns.unreferencedBlocks(10)[0]!.sinceMs)
   })
 
-  it('a block referenced again leaves the unreferenced table; forgetBlocks drops GC\'d blocks', () => {
+  it('a block referenced again leaves the unreferenced table; retireBlocks drops retired blocks', () => {
     const h = new Harness()
     const f = h.create(ROOT_INO, 'f', 0o666)
     ok(h.call({ op: 'commitFile', cred: ROOT, ino: f, blocks: [ref(1)], size: 4096, mtime: h.now }))
@@ -41,7 +42,8 @@ describe('fsm: commitFile and block references', () => {
     ok(h.call({ op: 'commitFile', cred: ROOT, ino: f, blocks: [ref(1), ref(2)], size: 8192, mtime: h.now }))
     expect(h.ns.unreferencedBlocks(10)).to.deep.equal([])
     ok(h.call({ op: 'commitFile', cred: ROOT, ino: f, blocks: [], size: 0, mtime: h.now }))
-    expect(ok(h.system({ op: 'forgetBlocks', blocks: [{ key: key(1), len: 4096 }, { key: key(9), len: 1 }] }))).to.deep.equal({ forgotten: 1 })
+    expect(ok(h.system({ op: 'retireBlocks', blocks: [blockIdOf(key(1), 4096), blockIdOf(key(9), 1)], graceMs: 0 })))
+      .to.deep.equal({ retired: 1, orders: 0 })
     expect(h.ns.unreferencedBlocks(10).map((b) => b.key)).to.deep.equal([key(2)])
     expect(h.ns.unreferencedBlocks(10, key(2) + '1000')).to.deep.equal([])
   })

@@ -103,7 +103,7 @@ describe('fsm: command codec', () => {
     const { value: _sent, ...sentRest } = client.req as typeof decoded.req
     void _sent
     expect({ ...decoded, req: rest }).to.deep.equal({ ...client, index: 77, req: sentRest })
-    const system: Proposal = { kind: 'system', time: { sec: 1, nsec: 0 }, req: { op: 'forgetBlocks', blocks: [{ key: 'ab'.repeat(8), len: 3 }] } }
+    const system: Proposal = { kind: 'system', time: { sec: 1, nsec: 0 }, req: { op: 'retireBlocks', blocks: ['ab'.repeat(8) + '3'], graceMs: 600_000 } }
     expect(decodeCommand(encodeCommand(system), 2)).to.deep.equal({ ...system, index: 2 })
   })
 
@@ -115,7 +115,8 @@ describe('fsm: command codec', () => {
       encodeCommand({ kind: 'client', time: { sec: 1, nsec: 0 }, session: '', seq: 1, req: { op: 'mkdir' } } as unknown as Proposal),
       encodeCommand({ kind: 'client', time: { sec: 1, nsec: 0 }, session: 's', seq: -1, req: { op: 'mkdir' } } as unknown as Proposal),
       encodeCommand({ kind: 'client', time: { sec: 1, nsec: 0 }, session: 's', seq: 1, req: { op: 'mkdir', parent: 1 } } as unknown as Proposal),
-      encodeCommand({ kind: 'system', time: { sec: 1, nsec: 0 }, req: { op: 'forgetBlocks', blocks: [{ key: 'zz', len: 1 }] } } as unknown as Proposal),
+      encodeCommand({ kind: 'system', time: { sec: 1, nsec: 0 }, req: { op: 'retireBlocks', blocks: ['zz'], graceMs: 1 } } as unknown as Proposal),
+      encodeCommand({ kind: 'system', time: { sec: 1, nsec: 0 }, req: { op: 'retireBlocks', blocks: [], graceMs: -1 } } as unknown as Proposal),
       encodeCommand({ kind: 'system', time: { sec: 1, nsec: 0 }, req: { op: 'drop tables' } } as unknown as Proposal),
     ]
     for (const bytes of bad) {

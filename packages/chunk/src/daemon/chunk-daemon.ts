@@ -8,10 +8,16 @@
  *              register again when meta asks (it had declared this server down);
  *   always  -> blocks deleted or found corrupt are reported to meta (batched, retried).
  *
+ * Delete orders (meta's GC of unreferenced blocks) are idempotent: a key the store does not hold
+ * counts as done, and every done order is reported with chunk.blocksGone, which is how meta
+ * learns it may drop the order. A malformed order is logged once and ignored; a delete that
+ * fails (disk error) is logged and left for meta to send again.
+ *
  * Meta being unreachable never stops the server from serving: it keeps retrying in the
  * background. stop() ends the loops and closes the server, then the store.
  */
-import { MAX_REPORT_KEYS, asTesseraError, silentLogger, type Logger } from '@tessera/protocol'
+import { MAX_REPORT_KEYS, asTesseraError, silentLogger, type ChunkHeartbeatReply, type Logger } from '@tessera/protocol'
+import { isBlockKey } from '../store/block-key.js'
 import { ChunkServer } from '../server/chunk-server.js'
 import { BlockStore } from '../store/block-store.js'
 import type { ChunkMetaLink } from './meta-link.js'
@@ -37,10 +43,13 @@ export interface ChunkDaemonOptions {
 
 /** Longest pause between retries of registration or reports. */
 const MAX_RETRY_MS = 2000
+/** Malformed delete orders remembered (so each is logged once) before the memory starts over. */
+const MAX_BAD_ORDERS_REMEMBERED = 1024
 
 export class ChunkDaemon {
   private readonly log: Logger
   private readonly gone = new Set<string>()
+  private readonly badOrders = new Set<string>()
   private timer: NodeJS.Timeout | undefined
   private registered = false
   private running: Promise<void> | undefined
@@ -132,10 +141,7 @@ export class ChunkDaemon {
         this.registered = false
         await this.register()
       }
-      for (const order of reply.deletes) {
-        if (this.stopped) break
-        if (await this.store.delete(order.key)) this.gone.add(order.key)
-      }
+      await this.obeyDeletes(reply.deletes)
       await this.reportGone()
       if (this.failures > 0) this.log.info({ failures: this.failures }, 'meta reachable again')
       this.failures = 0
@@ -149,6 +155,41 @@ export class ChunkDaemon {
       }
       this.schedule(Math.min(heartbeatMs, Math.min(MAX_RETRY_MS, 100 * 2 ** this.failures)))
     }
+  }
+
+  /** Carries out delete orders; each one done (deleted, or not held) is reported gone. */
+  private async obeyDeletes(orders: ChunkHeartbeatReply['deletes']): Promise<void> {
+    const list: unknown[] = Array.isArray(orders) ? orders : []
+    let deleted = 0
+    let failed = 0
+    for (const order of list) {
+      if (this.stopped) break
+      const key: unknown = (order as { key?: unknown } | null)?.key
+      if (!isBlockKey(key)) {
+        this.noteBadOrder(key)
+        continue
+      }
+      try {
+        if (await this.store.delete(key)) deleted++
+        this.gone.add(key)
+      } catch (err) {
+        if (this.stopped) break
+        failed++
+        if (failed === 1) {
+          const error = asTesseraError(err)
+          this.log.warn({ key, code: error.code, err: error.message }, 'deleting a block on meta\'s order failed; meta will order it again')
+        }
+      }
+    }
+    if (deleted > 0 || failed > 0) this.log.info({ ordered: list.length, deleted, failed }, 'delete orders carried out')
+  }
+
+  private noteBadOrder(key: unknown): void {
+    const shown = typeof key === 'string' ? key.slice(0, 64) : `<${typeof key}>`
+    if (this.badOrders.has(shown)) return
+    if (this.badOrders.size >= MAX_BAD_ORDERS_REMEMBERED) this.badOrders.clear()
+    this.badOrders.add(shown)
+    this.log.warn({ key: shown }, 'malformed delete order from meta ignored')
   }
 
   /** Registers with the first batch of the block report, then sends the rest. */

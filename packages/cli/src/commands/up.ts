@@ -13,7 +13,7 @@ const READY_TIMEOUT_MS = 30_000
 export const upCommand: Command = {
   name: 'up',
   summary: 'Start a local cluster on loopback in the background',
-  usage: 'tessera up --dir DIR [--metas N] [--chunks N] [--mount MNT] [--json]',
+  usage: 'tessera up --dir DIR [--metas N] [--chunks N] [--mount MNT] [--gc-grace-ms MS] [--json]',
   details:
     'Formats DIR if it holds no cluster, starts N meta members (default 3) and N chunk servers\n' +
     '(default 3; data in DIR/chunk/<id>) as background processes on free loopback ports (logs in\n' +
@@ -27,6 +27,7 @@ export const upCommand: Command = {
     metas: { type: 'string', value: 'N', description: 'meta members of a new cluster (default 3)' },
     chunks: { type: 'string', value: 'N', description: 'chunk servers (default 3; more are added to a cluster with fewer)' },
     mount: { type: 'string', value: 'MNT', description: 'also mount the namespace at MNT once the cluster is ready' },
+    'gc-grace-ms': { type: 'string', value: 'MS', description: 'meta members of a new cluster delete blocks unreferenced this long (tessera meta --gc-grace-ms)' },
     json: { type: 'boolean', description: 'print {metas: [{id, address, pid}], chunks: [...], mount?: {mountpoint, pid}} as JSON' },
   },
   async run({ options, out, err }) {
@@ -37,6 +38,8 @@ export const upCommand: Command = {
     const chunksText = stringOption(options, 'chunks')
     const chunkCount = chunksText === undefined ? 3 : Number(chunksText)
     if (!Number.isInteger(chunkCount) || chunkCount < 0 || chunkCount > 32) throw new UsageError('--chunks must be between 0 and 32')
+    const graceText = stringOption(options, 'gc-grace-ms')
+    if (graceText !== undefined && !/^\d{1,12}$/.test(graceText)) throw new UsageError('--gc-grace-ms must be a number of milliseconds')
     await mkdir(dir, { recursive: true })
     if (!(await exists(join(dir, CLUSTER_FILE)))) {
       await formatCluster(dir, { blockSize: DEFAULT_BLOCK_SIZE, replication: 3, minCopies: 2 })
@@ -44,9 +47,12 @@ export const upCommand: Command = {
     const secret = await readSecret(join(dir, SECRET_FILE))
     let state: LocalState | undefined = await readLocalState(dir)
     if (state === undefined) {
-      state = { metas: await planMetas(dir, count), chunks: [] }
-    } else if (metasText !== undefined && count !== state.metas.length) {
-      err.write(`tessera up: ${dir} already has ${state.metas.length} meta members; --metas ${count} is ignored\n`)
+      state = { metas: await planMetas(dir, count, graceText === undefined ? [] : ['--gc-grace-ms', graceText]), chunks: [] }
+    } else {
+      if (metasText !== undefined && count !== state.metas.length) {
+        err.write(`tessera up: ${dir} already has ${state.metas.length} meta members; --metas ${count} is ignored\n`)
+      }
+      if (graceText !== undefined) err.write(`tessera up: ${dir} already has its meta members planned; --gc-grace-ms is ignored\n`)
     }
     const metaAddresses = state.metas.map((m) => m.address)
     if (state.chunks.length < chunkCount) {

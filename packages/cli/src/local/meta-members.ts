@@ -10,8 +10,11 @@ import { freePort } from './ports.js'
 import { isOurProcess } from './processes.js'
 import type { LocalDaemon } from './local-state.js'
 
-/** Ids m1..mN, a free loopback port each, data in DIR/meta/<id>, logs in DIR/logs/<id>.log. */
-export async function planMetas(dir: string, count: number): Promise<LocalDaemon[]> {
+/**
+ * Ids m1..mN, a free loopback port each, data in DIR/meta/<id>, logs in DIR/logs/<id>.log;
+ * `extraArgs` go to every member's command line.
+ */
+export async function planMetas(dir: string, count: number, extraArgs: readonly string[] = []): Promise<LocalDaemon[]> {
   const root = resolve(dir)
   const members: { id: string; address: string }[] = []
   const taken = new Set<number>()
@@ -25,7 +28,7 @@ export async function planMetas(dir: string, count: number): Promise<LocalDaemon
     const dataDir = join(root, 'meta', id)
     return {
       id, address, dataDir, logFile: join(root, 'logs', `${id}.log`), pid: 0,
-      args: ['meta', '--id', id, '--data', dataDir, '--listen', address, '--peers', peers, '--cluster', root],
+      args: ['meta', '--id', id, '--data', dataDir, '--listen', address, '--peers', peers, '--cluster', root, ...extraArgs],
     }
   })
 }

@@ -13,9 +13,16 @@
  *
  * A server that goes down loses its locations (its copies cannot be read); when it comes back
  * it registers again and its block report puts them back.
+ *
+ * A copy of a block no file references that a chunk server reports (written by a client that
+ * died before its commit) is an orphan: meta records when it first saw it in the unreferenced
+ * table, and GC deletes it after the grace period (gc.ts). Copies a client records ahead of its
+ * commit (addBlockLocations) are the opposite: a reference is on its way, so such a block
+ * leaves the unreferenced table; should the commit never come, the block is an orphan again at
+ * its servers' next block report. A copy with a pending delete order never counts as a location.
  */
+import { confirmDeletes, dropOrdersOf, isDoomedCopy, type GcTables } from './gc.js'
 import type { BTree } from './btree.js'
-import type { Tables } from './tables.js'
 
 export type ChunkState = 'up' | 'down' | 'draining'
 
@@ -41,6 +48,7 @@ export interface RegisterChunkRequest {
 }
 export interface ChunkStateChangeRequest { op: 'chunkStateChange'; id: string; state: ChunkState }
 export interface AddBlockLocationsRequest { op: 'addBlockLocations'; blocks: { block: string; servers: string[] }[] }
+/** The server no longer holds these blocks (deleted on order, or found corrupt). */
 export interface RemoveBlockLocationRequest { op: 'removeBlockLocation'; server: string; blocks: string[] }
 export interface BlockReportRequest { op: 'blockReport'; id: string; blocks: string[]; replace: boolean }
 
@@ -52,7 +60,8 @@ export interface ClusterReplies {
   registerChunk: { num: number }
   chunkStateChange: { changed: boolean }
   addBlockLocations: { underReplicated: number }
-  removeBlockLocation: { removed: number }
+  /** removed: locations dropped; confirmed: delete orders this completed. */
+  removeBlockLocation: { removed: number; confirmed: number }
   blockReport: { blocks: number }
 }
 
@@ -61,11 +70,8 @@ export const CLUSTER_OPS: ReadonlySet<string> = new Set<ClusterRequest['op']>([
 ])
 
 /** The cluster map's view of the tables (what its operations read and change). */
-export interface ClusterTables {
+export interface ClusterTables extends GcTables {
   chunkServers: BTree<number, ChunkServerRecord>
-  locations: BTree<string, readonly number[]>
-  underReplicated: BTree<string, number>
-  refs: Tables['refs']
 }
 
 export function serverById(t: ClusterTables, id: string): ChunkServerRecord | undefined {
@@ -92,10 +98,21 @@ function withNum(nums: readonly number[] | undefined, num: number): readonly num
   return [...nums, num].sort((a, b) => a - b)
 }
 
-function addLocation(t: ClusterTables, block: string, num: number, replication: number): void {
+/**
+ * Counts server `num`'s copy of `block` (unless it is to be deleted). A block without references
+ * is then an orphan seen at `orphanSinceMs` (a report), or, without it, a block a writer is
+ * about to reference (it leaves the unreferenced table). Returns whether the copy counts.
+ */
+function addLocation(t: ClusterTables, block: string, num: number, replication: number, orphanSinceMs?: number): boolean {
+  if (isDoomedCopy(t, num, block)) return false
   const before = t.locations.get(block)
   const after = withNum(before, num)
   if (after !== before) setLocations(t, block, after, replication)
+  if (!t.refs.has(block)) {
+    if (orphanSinceMs === undefined) t.unreferenced.delete(block)
+    else if (!t.unreferenced.has(block)) t.unreferenced.set(block, orphanSinceMs)
+  }
+  return true
 }
 
 function removeLocation(t: ClusterTables, block: string, num: number, replication: number): boolean {
@@ -105,8 +122,12 @@ function removeLocation(t: ClusterTables, block: string, num: number, replicatio
   return true
 }
 
-/** Drops every location on server `num` (a scan of the locations: rare, on down or a new report). */
+/**
+ * Drops every location on server `num` (a scan of the locations: rare, on down or a new report),
+ * and its delete orders: what it holds is what its next report says.
+ */
 function forgetServerCopies(t: ClusterTables, num: number, replication: number): void {
+  dropOrdersOf(t, num)
   const held: string[] = []
   for (const [block, nums] of t.locations.entries()) if (nums.includes(num)) held.push(block)
   for (const block of held) removeLocation(t, block, num, replication)
@@ -133,7 +154,10 @@ export function addCopies(t: ClusterTables, copies: readonly { block: string; nu
   return under
 }
 
-export function applyCluster(t: ClusterTables, req: ClusterRequest, replication: number): ClusterReplies[ClusterRequest['op']] {
+/** Applies a cluster-map command; `nowMs` is its time (ms). */
+export function applyCluster(
+  t: ClusterTables, req: ClusterRequest, replication: number, nowMs: number,
+): ClusterReplies[ClusterRequest['op']] {
   switch (req.op) {
     case 'registerChunk': {
       // A new server taking over an address (e.g. a rebuilt machine) retires the old record.
@@ -151,7 +175,7 @@ export function applyCluster(t: ClusterTables, req: ClusterRequest, replication:
       })
       if (req.blocks !== undefined) {
         if (existing !== undefined) forgetServerCopies(t, num, replication)
-        for (const block of req.blocks) addLocation(t, block, num, replication)
+        for (const block of req.blocks) addLocation(t, block, num, replication, nowMs)
       }
       return { num }
     }
@@ -179,23 +203,17 @@ export function applyCluster(t: ClusterTables, req: ClusterRequest, replication:
     case 'removeBlockLocation': {
       const server = serverById(t, req.server)
       let removed = 0
-      if (server !== undefined) {
-        for (const block of req.blocks) if (removeLocation(t, block, server.num, replication)) removed++
-      }
-      return { removed }
+      if (server === undefined) return { removed, confirmed: 0 }
+      for (const block of req.blocks) if (removeLocation(t, block, server.num, replication)) removed++
+      return { removed, confirmed: confirmDeletes(t, server.num, req.blocks) }
     }
     case 'blockReport': {
       const server = serverById(t, req.id)
       if (server === undefined || server.state === 'down') return { blocks: 0 }
       if (req.replace) forgetServerCopies(t, server.num, replication)
-      for (const block of req.blocks) addLocation(t, block, server.num, replication)
+      for (const block of req.blocks) addLocation(t, block, server.num, replication, nowMs)
       return { blocks: req.blocks.length }
     }
   }
 }
 
-/** GC forgot these blocks: they hold no copies anywhere any more. */
-export function forgetLocations(t: ClusterTables, block: string): void {
-  t.locations.delete(block)
-  t.underReplicated.delete(block)
-}

@@ -3,13 +3,14 @@
  * anything malformed is a TesseraError('PROTOCOL'), never a crash.
  */
 import {
-  MAX_BLOCKS_PER_FILE, MAX_SESSION_ID_BYTES, TesseraError, lockCommandSchema, metaRequestSchema, sessionRequestSchema,
-  timespecSchema, type BlockId, type Timespec,
+  MAX_SESSION_ID_BYTES, TesseraError, lockCommandSchema, metaRequestSchema, sessionRequestSchema,
+  timespecSchema, type Timespec,
 } from '@tessera/protocol'
 import { Packr } from 'msgpackr'
 import { CLUSTER_OPS } from './cluster-map.js'
-import { parseClusterRequest } from './cluster-codec.js'
+import { BLOCK_ID, parseClusterRequest } from './cluster-codec.js'
 import type { ClientRequest, MetaCommand, SystemRequest, Proposal } from './command.js'
+import { MAX_RETIRE_BATCH } from './gc.js'
 import { utf8Length } from './names.js'
 import { isValidNsec } from './options.js'
 
@@ -49,22 +50,18 @@ function parseTime(value: unknown): Timespec {
   return time
 }
 
-const BLOCK_KEY = /^[0-9a-f]{16}$/
-
-function parseBlockIds(value: unknown): BlockId[] {
-  if (!Array.isArray(value) || value.length > MAX_BLOCKS_PER_FILE) fail('blocks is not a bounded array')
-  return value.map((item) => {
-    const { key, len } = asRecord(item, 'block')
-    if (typeof key !== 'string' || !BLOCK_KEY.test(key)) fail('block key is not 16 hex digits')
-    if (typeof len !== 'number' || !Number.isInteger(len) || len < 1 || len > 0xffffffff) fail('bad block length')
-    return { key, len }
-  })
+function parseRetireBlocks(raw: Record<string, unknown>): SystemRequest {
+  const { blocks, graceMs } = raw
+  if (!Array.isArray(blocks) || blocks.length > MAX_RETIRE_BATCH) fail('blocks is not a bounded array')
+  for (const id of blocks) if (typeof id !== 'string' || !BLOCK_ID.test(id)) fail('bad block id')
+  if (typeof graceMs !== 'number' || !Number.isSafeInteger(graceMs) || graceMs < 0) fail('bad grace period')
+  return { op: 'retireBlocks', blocks: blocks as string[], graceMs }
 }
 
 function parseSystemRequest(value: unknown): SystemRequest {
   const op = asRecord(value, 'req').op
   if (op === 'expireSessions') return { op }
-  if (op === 'forgetBlocks') return { op, blocks: parseBlockIds(asRecord(value, 'req').blocks) }
+  if (op === 'retireBlocks') return parseRetireBlocks(asRecord(value, 'req'))
   if (typeof op === 'string' && CLUSTER_OPS.has(op)) return parseClusterRequest(asRecord(value, 'req'))
   return sessionRequestSchema.parse(value, 'command.req')
 }

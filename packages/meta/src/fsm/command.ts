@@ -5,22 +5,27 @@
  * applies and not encoded in the entry.
  */
 import type {
-  BlockId, EmptyReply, LockCommandRequest, MetaReplies, MetaRequest, SessionRequest, Timespec,
+  EmptyReply, LockCommandRequest, MetaReplies, MetaRequest, SessionRequest, Timespec,
 } from '@tessera/protocol'
 import type { ClusterReplies, ClusterRequest } from './cluster-map.js'
+import type { RetireReply } from './gc.js'
 
 /** Expire sessions idle longer than the session timeout, as of the command's time. */
 export interface ExpireSessionsRequest { op: 'expireSessions' }
-/** GC deleted these unreferenced blocks: drop them from the unreferenced table (if still there). */
-export interface ForgetBlocksRequest { op: 'forgetBlocks'; blocks: BlockId[] }
+/**
+ * GC: retire each of these blocks (refs-table ids) that is, at apply time, still without a
+ * reference and unreferenced for at least `graceMs` of command time: its copies get delete
+ * orders (see gc.ts).
+ */
+export interface RetireBlocksRequest { op: 'retireBlocks'; blocks: string[]; graceMs: number }
 
-export type SystemRequest = SessionRequest | ExpireSessionsRequest | ForgetBlocksRequest | ClusterRequest
+export type SystemRequest = SessionRequest | ExpireSessionsRequest | RetireBlocksRequest | ClusterRequest
 
 export interface SystemReplies extends ClusterReplies {
   openSession: EmptyReply
   closeSession: EmptyReply
   expireSessions: { expired: number }
-  forgetBlocks: { forgotten: number }
+  retireBlocks: RetireReply
 }
 
 /** What a client's sequenced command carries: a namespace change or a lock request. */

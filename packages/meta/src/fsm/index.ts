@@ -5,9 +5,10 @@ export { encodeCommand, decodeCommand } from './codec.js'
 export { DEFAULT_OPTIONS, type NamespaceOptions } from './options.js'
 export type {
   ClientCommand, SystemCommand, MetaCommand, Proposal, SystemRequest, SystemReplies,
-  ExpireSessionsRequest, ForgetBlocksRequest, ClientReplyOf, SystemReplyOf, ClientRequest,
+  ExpireSessionsRequest, RetireBlocksRequest, ClientReplyOf, SystemReplyOf, ClientRequest,
 } from './command.js'
 export type {
   ChunkServerRecord, ChunkState, ClusterRequest, ClusterReplies, RegisterChunkRequest, ChunkStateChangeRequest,
   AddBlockLocationsRequest, RemoveBlockLocationRequest, BlockReportRequest,
 } from './cluster-map.js'
+export { MAX_RETIRE_BATCH, type RetireReply } from './gc.js'

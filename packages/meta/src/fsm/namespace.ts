@@ -22,15 +22,16 @@ import {
   ROOT_INO, FileMode, TesseraError, type MetaQuery, type MetaResult, type LockCommandRequest,
   type ReplyOf, type Timespec, type WireError, type CommitFileReply, type BlockId,
 } from '@tessera/protocol'
-import { blockIdOf, parseBlockId } from './block-list.js'
+import { parseBlockId } from './block-list.js'
 import type {
   ClientCommand, ClientReplyOf, ClientRequest, MetaCommand, SystemCommand, SystemReplyOf, SystemRequest,
 } from './command.js'
-import { applyCluster, forgetLocations, type ChunkServerRecord, type ClusterRequest } from './cluster-map.js'
+import { applyCluster, type ChunkServerRecord, type ClusterRequest } from './cluster-map.js'
+import { deleteOrdersFor, retireBlocks } from './gc.js'
 import { Inode } from './inode.js'
 import { acquireLock, lockState, releaseLock, releaseSessions, type LockGrant, type LockState } from './locks.js'
 import { create, link, mkdir, mknod, rmdir, symlink, unlink } from './ops-entries.js'
-import { commitFile, getBlocks, recordWrittenCopies } from './ops-data.js'
+import { commitFile, getBlocks, recordWrittenCopies, type BlockStanding } from './ops-data.js'
 import { rename } from './ops-rename.js'
 import { setattr } from './ops-setattr.js'
 import { getxattr, listxattr, removexattr, setxattr } from './ops-xattr.js'
@@ -134,13 +135,43 @@ export class Namespace {
 
   /** Blocks without references, oldest id order, for GC (after `afterId`, at most `limit`). */
   unreferencedBlocks(limit: number, afterId?: string): UnreferencedBlock[] {
-    const out: UnreferencedBlock[] = []
+    return this.unreferencedIds(limit, afterId).map(([id, sinceMs]) => ({ ...parseBlockId(id), sinceMs }))
+  }
+
+  /** [block id, since ms] of unreferenced blocks in id order, after `afterId`, at most `limit`. */
+  unreferencedIds(limit: number, afterId?: string): [id: string, sinceMs: number][] {
+    const out: [string, number][] = []
     for (const [id, sinceMs] of this.tables.unreferenced.entries(afterId)) {
       if (id === afterId) continue
       if (out.length >= limit) break
-      out.push({ ...parseBlockId(id), sinceMs })
+      out.push([id, sinceMs])
     }
     return out
+  }
+
+  /** How many blocks are unreferenced (GC's candidates, retired or not yet old enough). */
+  get unreferencedCount(): number {
+    return this.tables.unreferenced.size
+  }
+
+  /** Block ids chunk server `num` has been ordered to delete, in id order, at most `limit`. */
+  deleteOrdersFor(num: number, limit: number): string[] {
+    return deleteOrdersFor(this.tables, num, limit)
+  }
+
+  /** Delete orders not yet confirmed, over all servers. */
+  get pendingDeleteCount(): number {
+    return this.tables.deleteOrders.size
+  }
+
+  /** Whether block `id` is retired with delete orders pending (no commit may reference it). */
+  isRetired(id: string): boolean {
+    return this.tables.retired.has(id)
+  }
+
+  private readonly blockStanding: BlockStanding = {
+    isRetired: (id) => this.tables.retired.has(id),
+    isKnown: (id) => this.tables.refs.has(id) || this.tables.locations.has(id),
   }
 
   /** Every chunk server the map knows, by number. */
@@ -260,14 +291,14 @@ export class Namespace {
       case 'symlink': return symlink(ctx, req)
       case 'setxattr': return setxattr(ctx, req)
       case 'removexattr': return removexattr(ctx, req)
-      case 'commitFile': return commitFile(ctx, req)
+      case 'commitFile': return commitFile(ctx, req, this.blockStanding)
       default: return assertNever(req)
     }
   }
 
   private applySystem(cmd: SystemCommand): MetaResult<unknown> {
     const req = cmd.req
-    const { sessions, unreferenced } = this.tables
+    const { sessions } = this.tables
     const now = timeMs(cmd.time)
     switch (req.op) {
       case 'openSession': {
@@ -290,23 +321,14 @@ export class Namespace {
         this.announce(releaseSessions(this.tables.locks, new Set(expired)))
         return { ok: true, value: { expired: expired.length } }
       }
-      case 'forgetBlocks': {
-        let forgotten = 0
-        for (const block of req.blocks) {
-          const id = blockIdOf(block.key, block.len)
-          if (unreferenced.delete(id)) {
-            forgotten++
-            forgetLocations(this.tables, id)
-          }
-        }
-        return { ok: true, value: { forgotten } }
-      }
+      case 'retireBlocks':
+        return { ok: true, value: retireBlocks(this.tables, req.blocks, now - req.graceMs, now) }
       case 'registerChunk':
       case 'chunkStateChange':
       case 'addBlockLocations':
       case 'removeBlockLocation':
       case 'blockReport':
-        return { ok: true, value: applyCluster(this.tables, req as ClusterRequest, this.opts.replication) }
+        return { ok: true, value: applyCluster(this.tables, req as ClusterRequest, this.opts.replication, now) }
       default: return assertNever(req)
     }
   }

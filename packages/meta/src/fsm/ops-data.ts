@@ -28,19 +28,49 @@ function checkWritten(req: CommitFileRequest): void {
   }
 }
 
+/** What the cluster map says of a block a commit names. */
+export interface BlockStanding {
+  /** GC retired it: it has pending delete orders. */
+  isRetired(id: string): boolean
+  /** A file references it, or meta knows a copy of it. */
+  isKnown(id: string): boolean
+}
+
+/**
+ * Every block a commit names must exist: already referenced, with a copy meta knows of, or
+ * written by this commit. A block with pending delete orders (retired by GC, gc.ts) cannot be
+ * referenced: the copies a writer found stored, and deduplicated onto, may be deleted a moment
+ * later; and once the deletes are confirmed meta forgets the block, so a writer that
+ * deduplicated onto it before then names a block meta knows nothing of. Either way the commit
+ * fails with EAGAIN and changes nothing; writing the block again stores fresh copies.
+ */
+function checkBlocksExist(req: CommitFileRequest, standing: BlockStanding): void {
+  const written = new Set(req.written?.map(({ ref }) => blockIdOf(ref.key, ref.len)))
+  for (const b of req.blocks) {
+    const id = blockIdOf(b.key, b.len)
+    if (standing.isRetired(id)) {
+      throw new TesseraError('EAGAIN', `block ${b.key}/${b.len} is being deleted by garbage collection; write it again`)
+    }
+    if (!written.has(id) && !standing.isKnown(id)) {
+      throw new TesseraError('EAGAIN', `block ${b.key}/${b.len} has no known copy (deleted by garbage collection?); write it again`)
+    }
+  }
+}
+
 /**
  * Permission is checked here, with the committing caller's credentials (write access), not at
  * open time: this layer knows no file handles.
  * The reply's `released` and `underReplicated` are filled in by the namespace once the change
  * is committed (recordWrittenCopies).
  */
-export function commitFile(ctx: OpContext, req: CommitFileRequest): CommitFileReply {
+export function commitFile(ctx: OpContext, req: CommitFileRequest, standing: BlockStanding): CommitFileReply {
   const inode = needFile(ctx.tx, req.ino)
   requireAccess(ctx.cred, inode, W_OK, 'write file')
   checkBlockRefs(req.blocks, ctx.options.maxBlockBytes)
   if (usedBytes(req.blocks) > req.size) throw new TesseraError('EINVAL', 'blocks hold more bytes than the file size')
   if (!isValidNsec(req.mtime.nsec)) throw new TesseraError('EINVAL', 'nanoseconds out of range')
   checkWritten(req)
+  checkBlocksExist(req, standing)
   const next = ctx.tx.edit(req.ino)
   next.data = encodeBlocks(req.blocks)
   next.size = req.size

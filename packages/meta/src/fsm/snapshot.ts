@@ -14,12 +14,14 @@
  *   ['chunkServers', [[num, id, address, zone, capacityBytes, usedBytes, state], ...]]
  *   ['locations', [[blockId, [num, ...]], ...]]
  *   ['underReplicated', [[blockId, copies], ...]]
- *   ['end', {sessions, inodes, entries, unreferenced, locks, chunkServers, locations, underReplicated}]
+ *   ['deleteOrders', [[num, blockId, retiredAtMs], ...]]
+ *   ['end', {sessions, inodes, entries, unreferenced, locks, chunkServers, locations, underReplicated, deleteOrders}]
  *   (record counts, checked on restore)
  * Version 1 (before locks) has no locks section and no locks count; it restores with no locks.
  * Versions 1 and 2 (before the cluster map) restore with an empty map and replication 3.
+ * Versions 1 to 3 (before GC's delete orders) restore with none.
  * Sections come in this order; records in key order. Reference counts and counters are not
- * stored: restore derives them from the files' block lists.
+ * stored: restore derives them from the files' block lists, and `retired` from the delete orders.
  */
 import { FileMode, TesseraError, type LockMode, type MetaResult } from '@tessera/protocol'
 import { blockIdsOf, parseBlockId, checkBlockRefs, decodeBlocks, usedBytes } from './block-list.js'
@@ -28,17 +30,24 @@ import { pack, unpack } from './codec.js'
 import { Inode, type XattrList } from './inode.js'
 import { validLockEntry, type LockEntry, type LockHolder } from './locks.js'
 import type { NamespaceOptions } from './options.js'
+import { deriveRetired, orderKey, splitOrderKey } from './gc.js'
 import { dentryKey, emptyTables, splitDentryKey, type Session, type Tables } from './tables.js'
 
-export const SNAPSHOT_VERSION = 3
+export const SNAPSHOT_VERSION = 4
 const SECTIONS = [
-  'header', 'sessions', 'inodes', 'entries', 'unreferenced', 'locks', 'chunkServers', 'locations', 'underReplicated', 'end',
+  'header', 'sessions', 'inodes', 'entries', 'unreferenced', 'locks', 'chunkServers', 'locations', 'underReplicated',
+  'deleteOrders', 'end',
 ] as const
-const COUNTED = ['sessions', 'inodes', 'entries', 'unreferenced', 'locks', 'chunkServers', 'locations', 'underReplicated'] as const
+const COUNTED = [
+  'sessions', 'inodes', 'entries', 'unreferenced', 'locks', 'chunkServers', 'locations', 'underReplicated', 'deleteOrders',
+] as const
 /** Counts a snapshot of this version does not carry (their sections are absent, so 0). */
 const ADDED_IN: Readonly<Record<(typeof COUNTED)[number], number>> = {
-  sessions: 1, inodes: 1, entries: 1, unreferenced: 1, locks: 2, chunkServers: 3, locations: 3, underReplicated: 3,
+  sessions: 1, inodes: 1, entries: 1, unreferenced: 1, locks: 2, chunkServers: 3, locations: 3, underReplicated: 3, deleteOrders: 4,
 }
+const zeroCounts = (): Record<(typeof COUNTED)[number], number> => ({
+  sessions: 0, inodes: 0, entries: 0, unreferenced: 0, locks: 0, chunkServers: 0, locations: 0, underReplicated: 0, deleteOrders: 0,
+})
 type Section = (typeof SECTIONS)[number]
 
 /** A chunk holds about this many bytes (estimated before encoding) or this many records. */
@@ -68,7 +77,7 @@ export class SnapshotWriter implements IterableIterator<Uint8Array> {
 
 function* writeChunks(view: Tables, options: Readonly<NamespaceOptions>): Generator<Uint8Array, void, undefined> {
   yield pack(['header', { version: SNAPSHOT_VERSION, appliedIndex: view.appliedIndex, options: { ...options } }])
-  const counts = { sessions: 0, inodes: 0, entries: 0, unreferenced: 0, locks: 0, chunkServers: 0, locations: 0, underReplicated: 0 }
+  const counts = zeroCounts()
   counts.sessions = yield* section('sessions', view.sessions.entries(), ([id, s]) => {
     const record = [id, s.lastSeq, s.lastActiveMs, s.lastReply ?? null]
     return [record, pack(record).byteLength]
@@ -95,6 +104,10 @@ function* writeChunks(view: Tables, options: Readonly<NamespaceOptions>): Genera
     [[num, c.id, c.address, c.zone, c.capacityBytes, c.usedBytes, c.state], 64 + c.id.length + c.address.length + c.zone.length])
   counts.locations = yield* section('locations', view.locations.entries(), ([id, nums]) => [[id, nums], 32 + 4 * nums.length])
   counts.underReplicated = yield* section('underReplicated', view.underReplicated.entries(), ([id, copies]) => [[id, copies], 32])
+  counts.deleteOrders = yield* section('deleteOrders', view.deleteOrders.entries(), ([key, atMs]) => {
+    const [num, id] = splitOrderKey(key)
+    return [[num, id, atMs], 48]
+  })
   yield pack(['end', counts])
 }
 
@@ -137,7 +150,7 @@ export class SnapshotReader {
   private options: NamespaceOptions | undefined
   private stage = -1
   private version = SNAPSHOT_VERSION
-  private readonly counts = { sessions: 0, inodes: 0, entries: 0, unreferenced: 0, locks: 0, chunkServers: 0, locations: 0, underReplicated: 0 }
+  private readonly counts = zeroCounts()
   private ended = false
 
   push(chunk: Uint8Array): void {
@@ -161,7 +174,7 @@ export class SnapshotReader {
 
   private readHeader(payload: unknown): void {
     const h = payload as { version?: unknown; appliedIndex?: unknown; options?: Record<string, unknown> } | null
-    if (typeof h !== 'object' || h === null || (h.version !== SNAPSHOT_VERSION && h.version !== 1 && h.version !== 2)) corrupt('unsupported version')
+    if (typeof h !== 'object' || h === null || !isUint(h.version) || h.version < 1 || h.version > SNAPSHOT_VERSION) corrupt('unsupported version')
     this.version = h.version
     if (!isUint(h.appliedIndex)) corrupt('bad applied index')
     const o = h.options
@@ -259,6 +272,17 @@ export class SnapshotReader {
         this.counts.underReplicated++
         return
       }
+      case 'deleteOrders': {
+        const [num, id, atMs] = record as unknown[]
+        if (!isUint(num) || !t.chunkServers.has(num) || typeof id !== 'string' || !BLOCK_ID.test(id) || !isInt(atMs)) {
+          corrupt('bad delete order')
+        }
+        const key = orderKey(num, id)
+        if (t.deleteOrders.has(key)) corrupt('duplicate delete order')
+        t.deleteOrders.set(key, atMs)
+        this.counts.deleteOrders++
+        return
+      }
       default:
         corrupt(`unexpected records in ${section}`)
     }
@@ -287,8 +311,10 @@ export class SnapshotReader {
         for (const id of blockIdsOf(inode.data as string)) refs.set(id, (refs.get(id) ?? 0) + 1)
       }
     }
+    deriveRetired(t)
     for (const [id, count] of [...refs].sort(([a], [b]) => (a < b ? -1 : 1))) {
       if (t.unreferenced.has(id)) corrupt('a referenced block is listed as unreferenced')
+      if (t.retired.has(id)) corrupt('a referenced block has delete orders')
       t.refs.set(id, count)
       c.blocks++
       c.blockBytes += parseBlockId(id).len

@@ -7,11 +7,13 @@
  *   base 36, a NUL, then the name: a directory's entries are contiguous and ordered by name
  *   (UTF-16 order), which is readdir's stable order.
  * - refs: block id -> how many pieces of files reference it
- * - unreferenced: block id -> when (ms, command time) it lost its last reference; a block
- *   referenced again leaves this table. GC reads it and forgets blocks it has deleted.
+ * - unreferenced: block id -> when (ms, command time) it lost its last reference, or, for a
+ *   block no file ever referenced (an orphan), when meta first heard of a copy of it; a block
+ *   referenced again leaves this table. GC retires blocks from it (see gc.ts).
  * - sessions: client session id -> Session
  * - locks: inode number -> LockEntry (advisory locks: holders and FIFO waiters; see locks.ts)
  * - chunkServers, locations, underReplicated: the cluster map (see cluster-map.ts)
+ * - deleteOrders, retired: retired blocks that chunk servers still have to delete (see gc.ts)
  */
 import type { MetaResult } from '@tessera/protocol'
 import { numberTree, stringTree, type BTree } from './btree.js'
@@ -54,6 +56,9 @@ export interface Tables {
   chunkServers: BTree<number, ChunkServerRecord>
   locations: BTree<string, readonly number[]>
   underReplicated: BTree<string, number>
+  deleteOrders: BTree<string, number>
+  /** Derived from deleteOrders; not in snapshots. */
+  retired: BTree<string, number>
   counters: Counters
   /** Raft index of the last command applied (0: none since format). */
   appliedIndex: number
@@ -70,6 +75,8 @@ export function emptyTables(): Tables {
     chunkServers: numberTree(),
     locations: stringTree(),
     underReplicated: stringTree(),
+    deleteOrders: stringTree(),
+    retired: stringTree(),
     counters: zeroCounters(),
     appliedIndex: 0,
   }
@@ -87,6 +94,8 @@ export function cloneTables(t: Tables): Tables {
     chunkServers: t.chunkServers.clone(),
     locations: t.locations.clone(),
     underReplicated: t.underReplicated.clone(),
+    deleteOrders: t.deleteOrders.clone(),
+    retired: t.retired.clone(),
     counters: { ...t.counters },
     appliedIndex: t.appliedIndex,
   }

@@ -25,6 +25,9 @@ export interface DataPathSettings {
 
 export const DEFAULT_DATA_PATH: Readonly<DataPathSettings> = { minCopies: 2, chunkTimeoutMs: 15_000, tokenTtlMs: 5 * 60_000 }
 
+/** Most delete orders one heartbeat reply carries (the rest follow in the next ones). */
+export const MAX_DELETES_PER_HEARTBEAT = 1024
+
 export interface ClusterDeps extends HandlerDeps {
   secret: Uint8Array
   liveness: ChunkLiveness
@@ -80,8 +83,14 @@ export function clusterHandlers(deps: ClusterDeps): Pick<Handlers<ServedCatalogu
       if (known === undefined || known.state === 'down') return { deletes: [], register: true }
       const { usedBytes, capacityBytes, blockCount, load } = req
       deps.liveness.note(req.id, deps.clockMs(), { usedBytes, capacityBytes, blockCount, load })
-      // Garbage collection of unreferenced blocks comes with repair; until then no deletes.
-      return { deletes: [], register: false }
+      if (ns().deleteOrdersFor(known.num, 1).length === 0) return { deletes: [], register: false }
+      // Orders are read from the applied state once it holds everything committed (a new leader
+      // may not have applied a registration that dropped this server's orders yet).
+      await leader(deps).readBarrier()
+      const current = servers().find((s) => s.id === req.id)
+      if (current === undefined || current.state === 'down') return { deletes: [], register: true }
+      const ids = ns().deleteOrdersFor(current.num, MAX_DELETES_PER_HEARTBEAT)
+      return { deletes: ids.map((id) => ({ key: chunkKeyOfBlockId(id) })), register: false }
     },
 
     'chunk.blockReport': async (req) => {
@@ -98,7 +107,10 @@ export function clusterHandlers(deps: ClusterDeps): Pick<Handlers<ServedCatalogu
 
     'meta.placeBlock': async (req, context) => {
       leader(deps)
-      blockIdOfChunkKey(req.key)
+      if (ns().isRetired(blockIdOfChunkKey(req.key))) {
+        // Its copies are being deleted: a write now could find one still stored and keep it.
+        throw new TesseraError('EAGAIN', `block ${req.key} is being deleted by garbage collection; try again shortly`)
+      }
       const now = deps.clockMs()
       const exclude = new Set(req.exclude ?? [])
       const candidates: Candidate[] = []

@@ -16,9 +16,10 @@ import {
   type Logger, type NodeId, type NotificationHandlers,
 } from '@tessera/protocol'
 import { NodeDisk, RaftNode, RaftStorage, RpcRaftTransport, registerRaftStep, type RaftNodeOptions } from '@tessera/raft'
-import type { NamespaceOptions } from '../fsm/index.js'
+import type { NamespaceOptions, RetireReply } from '../fsm/index.js'
 import { createAdminServer, type Health } from './admin-http.js'
 import { DataDirLock } from './data-lock.js'
+import { BlockGc, DEFAULT_GC, type GcSettings } from './gc.js'
 import { ChunkLiveness } from './chunk-liveness.js'
 import { DEFAULT_DATA_PATH, clusterHandlers, type ClusterDeps, type DataPathSettings } from './cluster-handlers.js'
 import { metaHandlers, proposeCommand, wallClock, type ServedCatalogue } from './handlers.js'
@@ -47,6 +48,8 @@ export interface MetaServiceOptions {
   transferWaitMs?: number
   /** The data path: fewest copies, chunk server timeout, token lifetime. */
   dataPath?: Partial<DataPathSettings>
+  /** Garbage collection of unreferenced blocks: grace period, pass interval, batch sizes. */
+  gc?: Partial<GcSettings>
 }
 
 export interface StartOptions {
@@ -71,6 +74,7 @@ export class MetaService {
   private lock: DataDirLock | undefined
   private expireTimer: NodeJS.Timeout | undefined
   private livenessTimer: NodeJS.Timeout | undefined
+  private gc: BlockGc | undefined
   private ledInTerm = 0
   private readonly markingDown = new Set<string>()
   private stopped = false
@@ -199,6 +203,16 @@ export class MetaService {
     this.expireTimer.unref()
     this.livenessTimer = setInterval(() => this.checkChunkLiveness(), 1000)
     this.livenessTimer.unref()
+    this.gc = new BlockGc({
+      namespace: () => this.stateMachine.namespace,
+      isLeader: () => !this.stopped && this.node?.isLeader() === true,
+      propose: async (req) => (await proposeCommand(this.deps, { kind: 'system', time: wallClock(), req })) as RetireReply,
+      clockMs: Date.now,
+      logger: this.logger,
+      settings: { ...DEFAULT_GC, ...this.options.gc },
+    })
+    this.gc.registerMetrics(this.metrics)
+    this.gc.start()
     this.logger.info({ id: this.id, address: this.address, peers, join: start.join === true }, 'meta: member started')
   }
 
@@ -213,6 +227,7 @@ export class MetaService {
     this.stopped = true
     if (this.expireTimer !== undefined) clearInterval(this.expireTimer)
     if (this.livenessTimer !== undefined) clearInterval(this.livenessTimer)
+    this.gc?.stop()
     this.stateMachine.lockWaiters.wakeAll()
     await this.node?.stop()
     await this.lock?.release()
