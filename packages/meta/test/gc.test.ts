@@ -119,6 +119,24 @@ describe('fsm: garbage collection of unreferenced blocks', () => {
     expect(h.ns.unreferencedCount).to.equal(0)
   })
 
+  it('refuses (EAGAIN) a commit deduplicated onto a block GC has already deleted and forgotten', () => {
+    const h = threeServers()
+    fileWith(h, 'f', [1])
+    ok(h.call({ op: 'unlink', cred: ROOT, parent: ROOT_INO, name: 'f' }))
+    later(h, 10 * MINUTE)
+    retire(h, [id(1)])
+    for (const s of ['c1', 'c2', 'c3']) gone(h, s, [id(1)])
+    expect(h.ns.isRetired(id(1))).to.equal(false)
+    // The writer was told the block was stored before GC retired it, so it sends no `written`.
+    const g = h.create(ROOT_INO, 'g')
+    const refused = h.call({ op: 'commitFile', cred: ROOT, ino: g, blocks: [ref(1)], size: LEN, mtime: h.now, written: [] })
+    expect(code(refused)).to.equal('EAGAIN')
+    expect(h.attr(g).size).to.equal(0)
+    // A block another file still references needs no `written`.
+    fileWith(h, 'kept', [2])
+    ok(h.call({ op: 'commitFile', cred: ROOT, ino: g, blocks: [ref(2)], size: LEN, mtime: h.now, written: [] }))
+  })
+
   it('a server declared down loses its orders; its report on return makes the block an orphan, never referenced', () => {
     const h = threeServers()
     fileWith(h, 'f', [1])
