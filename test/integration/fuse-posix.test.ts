@@ -89,9 +89,9 @@ describe('FUSE mount: POSIX behaviour', function () {
     await chown(at('m'), 1234, 5678)
     const owned = await stat(at('m'))
     expect([owned.uid, owned.gid]).to.deep.equal([1234, 5678])
-    // fuse-native 2.2.6 hands utimens the access time twice: only equal times survive exactly.
-    await utimes(at('m'), 1_600_000_000, 1_600_000_000)
-    expect((await stat(at('m'))).mtimeMs).to.equal(1_600_000_000_000)
+    await utimes(at('m'), 1_600_000_000, 1_500_000_000)
+    const timed = await stat(at('m'))
+    expect([timed.atimeMs, timed.mtimeMs]).to.deep.equal([1_600_000_000_000, 1_500_000_000_000])
     await truncate(at('m'), 4)
     expect(await readFile(at('m'), 'utf8')).to.equal('0123')
     const fh = await open(at('m'), 'r+')
@@ -99,6 +99,76 @@ describe('FUSE mount: POSIX behaviour', function () {
     await fh.close()
     expect(await readFile(at('m'))).to.deep.equal(Buffer.from([0x30, 0x31, 0x32, 0x33, 0, 0, 0, 0]))
     await unlink(at('m'))
+  })
+
+  it('sets mtime and atime independently: touch -m -d, touch -a -d, touch, and utime from a child process', async () => {
+    await writeFile(at('times'), 'x')
+    await utimes(at('times'), 1_000_000_000, 1_100_000_000)
+    const utc = { ...process.env, TZ: 'UTC' }
+    expect((await runProgram('touch', ['-m', '-d', '2001-02-03 04:05:06', at('times')], { env: utc })).code).to.equal(0)
+    let s = await stat(at('times'))
+    expect([s.atimeMs, s.mtimeMs]).to.deep.equal([1_000_000_000_000, Date.UTC(2001, 1, 3, 4, 5, 6)])
+    expect((await runProgram('touch', ['-a', '-d', '2002-03-04 05:06:07.25', at('times')], { env: utc })).code).to.equal(0)
+    s = await stat(at('times'))
+    expect([s.atimeMs, s.mtimeMs]).to.deep.equal([Date.UTC(2002, 2, 4, 5, 6, 7, 250), Date.UTC(2001, 1, 3, 4, 5, 6)])
+    const script = `import os; os.utime(${JSON.stringify(at('times'))}, ns=(1234567890123000000, 987654321987000000))`
+    expect((await run('python3', ['-c', script])).stderr).to.equal('')
+    s = await stat(at('times'))
+    expect([s.atimeMs, s.mtimeMs]).to.deep.equal([1_234_567_890_123, 987_654_321_987])
+    expect((await run('touch', [at('times')])).code).to.equal(0) // UTIME_NOW for both
+    s = await stat(at('times'))
+    expect(Math.abs(s.mtimeMs - Date.now())).to.be.below(60_000)
+    expect(Math.abs(s.atimeMs - Date.now())).to.be.below(60_000)
+    await unlink(at('times'))
+  })
+
+  it('cp -p and tar -x keep modification times', async () => {
+    const source = join(mount!.scratch, 'timed')
+    await mkdir(join(source, 'sub'), { recursive: true })
+    await writeFile(join(source, 'a.txt'), 'a')
+    await writeFile(join(source, 'sub', 'b.bin'), randomBytes(3000))
+    const utc = { ...process.env, TZ: 'UTC' }
+    for (const [name, when] of [['a.txt', '2001-02-03 04:05:06.789'], ['sub/b.bin', '1999-12-31 23:59:59'], ['sub', '2005-06-07 08:09:10']] as const) {
+      expect((await runProgram('touch', ['-m', '-d', when, join(source, name)], { env: utc })).code).to.equal(0)
+    }
+    const localMtime = async (name: string): Promise<number> => (await stat(join(source, name))).mtimeMs
+    const cp = await run('cp', ['-p', join(source, 'a.txt'), at('copied.txt')])
+    expect(cp.stderr).to.equal('')
+    expect((await stat(at('copied.txt'))).mtimeMs).to.equal(await localMtime('a.txt'))
+    const tarball = join(mount!.scratch, 'timed.tar')
+    expect((await run('tar', ['-cf', tarball, '-C', source, '.'])).code).to.equal(0)
+    await mkdir(at('untarred'))
+    const untar = await run('tar', ['-xf', tarball, '-C', at('untarred')])
+    expect(untar.stderr).to.equal('')
+    for (const name of ['a.txt', 'sub/b.bin', 'sub']) {
+      // tar keeps whole seconds (ustar/gnu headers)
+      expect(Math.floor((await stat(at('untarred', name))).mtimeMs / 1000), name).to.equal(Math.floor(await localMtime(name) / 1000))
+    }
+    expect((await run('rm', ['-r', at('untarred'), at('copied.txt')])).code).to.equal(0)
+  })
+
+  it('open(2) flags reach create and open: O_EXCL on an existing name is EEXIST, O_TRUNC empties, O_APPEND appends', async () => {
+    const script = [
+      'import os, errno', `p = ${JSON.stringify(at('flags'))}`,
+      'fd = os.open(p, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640); os.write(fd, b"abc"); os.close(fd)',
+      'try:\n  os.open(p, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640)\nexcept OSError as e:\n  print(errno.errorcode[e.errno])',
+      'fd = os.open(p, os.O_WRONLY | os.O_APPEND); os.lseek(fd, 0, os.SEEK_SET); os.write(fd, b"def"); os.close(fd)',
+      'print(open(p).read())',
+      'fd = os.open(p, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o640); os.write(fd, b"xy"); os.close(fd)',
+      'print(open(p).read())',
+      'q = p + "2"; fd = os.open(q, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)',
+      'os.write(fd, b"1"); os.lseek(fd, 0, os.SEEK_SET); os.write(fd, b"2"); os.close(fd)',
+      'print(open(q).read(), oct(os.stat(q).st_mode & 0o777))',
+      'fd = os.open(q, os.O_RDONLY | os.O_CREAT, 0o600)',
+      'try:\n  os.write(fd, b"no")\nexcept OSError as e:\n  print(errno.errorcode[e.errno])',
+      'os.close(fd)',
+    ].join('\n')
+    const result = await run('python3', ['-c', script])
+    expect(result.stderr).to.equal('')
+    expect(result.stdout.trim().split('\n')).to.deep.equal(['EEXIST', 'abcdef', 'xy', '12 0o600', 'EBADF'])
+    expect((await stat(at('flags'))).mode & 0o777).to.equal(0o640)
+    await unlink(at('flags'))
+    await unlink(at('flags2'))
   })
 
   it('sets, reads, lists and removes extended attributes (via python3 os.*xattr)', async () => {

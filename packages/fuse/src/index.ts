@@ -1,5 +1,5 @@
 /**
- * @tessera/fuse: puts a Vfs on a local directory with fuse-native (a thin adapter: each
+ * @tessera/fuse: puts a Vfs on a local directory with @tessera/fuse-native (a thin adapter: each
  * handler is one Vfs call; errno mapping happens in errno.ts only).
  */
 export { mountVfs, checkMountpoint, type MountVfsOptions, type MountHandle } from './mount.js'

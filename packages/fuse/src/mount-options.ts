@@ -4,7 +4,7 @@
  * `fsname=tessera,big_writes,max_write=131072,use_ino`. Without big_writes libfuse 2 sends 4 KiB
  * writes (37 MB/s measured here, against 171 MB/s with it: shared/FACTS.md).
  */
-import type Fuse from 'fuse-native'
+import type Fuse from '@tessera/fuse-native'
 
 export interface MountOptions {
   /** Largest FUSE write in bytes (default 131072, the most libfuse 2 allows). */
@@ -12,10 +12,9 @@ export interface MountOptions {
   /** Seconds the kernel caches attributes and names (default 1). */
   kernelCacheSeconds?: number
   /**
-   * Lets other users use the mount (needs user_allow_other in /etc/fuse.conf unless root).
-   * fuse-native does not pass the caller's uid/gid to handlers, so meta would check every call
-   * with the mounting user's credentials; allow_other therefore also turns on
-   * default_permissions, so that the kernel checks each caller against the mode bits.
+   * Lets other users use the mount (needs user_allow_other in /etc/fuse.conf unless root). Each
+   * call carries its caller's own credentials, so meta checks every user as themself (no
+   * default_permissions: the kernel's check would see only cached mode bits, meta sees the truth).
    */
   allowOther?: boolean
   /** Capacity statfs reports (default 1 TiB). */
@@ -34,7 +33,7 @@ export function libfuseOptions(options: MountOptions): string[] {
   const cache = options.kernelCacheSeconds ?? 1
   if (!(cache >= 0 && cache <= 3600)) throw new RangeError('kernelCacheSeconds must be in [0, 3600]')
   const out = ['big_writes', `max_write=${maxWrite}`, 'use_ino', `attr_timeout=${cache}`, `entry_timeout=${cache}`]
-  if (options.allowOther === true) out.push('allow_other', 'default_permissions')
+  if (options.allowOther === true) out.push('allow_other')
   return out
 }
 

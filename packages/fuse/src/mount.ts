@@ -1,16 +1,17 @@
 /**
- * mountVfs: serves a Vfs on a local directory through fuse-native.
+ * mountVfs: serves a Vfs on a local directory through @tessera/fuse-native (our fork).
  *
- * Credentials: fuse-native 2.2.6 gives handlers no caller context (fuse_get_context is not
- * exposed), so every call reaches meta with the mounting process's uid, gid and groups. Without
- * allow_other only that user can use the mount, so these are the caller's credentials and meta's
- * permission checks hold; default_permissions stays off, as meta checks permissions itself.
+ * Credentials: every call reaches meta with the calling process's own uid, gid and supplementary
+ * groups (libfuse's fuse_get_context and fuse_getgroups, read when the request arrives). Without
+ * allow_other only the mounting user can use the mount; with it (a root mount, or
+ * user_allow_other in /etc/fuse.conf) each local user acts as themself, and meta's POSIX checks
+ * apply per caller. default_permissions stays off: meta checks permissions itself.
  */
 import { readdir, realpath, stat } from 'node:fs/promises'
 import { dirname, resolve } from 'node:path'
-import { processCredentials, type Vfs } from '@tessera/client'
-import { TesseraError, silentLogger, type Credentials, type Logger } from '@tessera/protocol'
-import Fuse from 'fuse-native'
+import type { Vfs } from '@tessera/client'
+import { TesseraError, silentLogger, type Logger } from '@tessera/protocol'
+import Fuse from '@tessera/fuse-native'
 import { makeHandlers } from './handlers.js'
 import { fuseNativeOptions, type MountOptions } from './mount-options.js'
 import { isMountPoint } from './mount-table.js'
@@ -18,8 +19,6 @@ import { releaseNativeMount } from './native-release.js'
 
 export interface MountVfsOptions extends MountOptions {
   logger?: Logger
-  /** Credentials for meta's checks (default: this process's). */
-  credentials?: Credentials
   /** How often to look for an unmount made by someone else (default 1000 ms). */
   watchMs?: number
 }
@@ -67,10 +66,7 @@ export async function mountVfs(vfs: Vfs, path: string, options: MountVfsOptions 
   const logger = options.logger ?? silentLogger()
   const mountpoint = await checkMountpoint(path)
   const canonicalMountpoint = await realpath(mountpoint)
-  const cred = options.credentials ?? processCredentials()
-  const handlers = makeHandlers({
-    vfs, logger, credentials: () => cred, capacityBytes: options.capacityBytes ?? DEFAULT_CAPACITY,
-  })
+  const handlers = makeHandlers({ vfs, logger, capacityBytes: options.capacityBytes ?? DEFAULT_CAPACITY })
   const fuse = new Fuse(mountpoint, handlers, fuseNativeOptions(options))
   await new Promise<void>((resolvePromise, reject) => {
     fuse.mount((err) => {

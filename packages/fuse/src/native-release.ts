@@ -1,6 +1,6 @@
 /**
  * Lets go of fuse-native's native mount state when the kernel mount is already gone (someone ran
- * umount or fusermount -u). fuse-native 2.2.6's unmount() first runs `fusermount -uz`, which fails
+ * umount or fusermount -u). fuse-native's unmount() first runs `fusermount -uz`, which fails
  * on a path that is no longer mounted, and then never calls its native unmount, the only thing
  * that unrefs the libuv handle its FUSE thread holds: the process could never exit. This calls
  * that native function directly, on the same binding fuse-native loaded (node-gyp-build resolves
@@ -8,7 +8,7 @@
  */
 import { createRequire } from 'node:module'
 import { dirname } from 'node:path'
-import type Fuse from 'fuse-native'
+import type Fuse from '@tessera/fuse-native'
 
 interface FuseNativeBinding {
   fuse_native_unmount(mountpoint: string, thread: Buffer): void
@@ -19,7 +19,7 @@ let binding: FuseNativeBinding | undefined
 function loadBinding(): FuseNativeBinding {
   if (binding === undefined) {
     const require = createRequire(import.meta.url)
-    const fuseNativeMain = require.resolve('fuse-native')
+    const fuseNativeMain = require.resolve('@tessera/fuse-native')
     const gypBuild = createRequire(fuseNativeMain)('node-gyp-build') as (dir: string) => FuseNativeBinding
     binding = gypBuild(dirname(fuseNativeMain))
   }

@@ -1,6 +1,6 @@
 /** Tessera attributes and statistics in the shapes fuse-native passes to libfuse. */
 import type { Attr, StatfsReply, Timespec } from '@tessera/protocol'
-import type Fuse from 'fuse-native'
+import type Fuse from '@tessera/fuse-native'
 
 /** st_blksize: the I/O size programs such as cp use for their buffers (one FUSE write). */
 export const PREFERRED_IO_BYTES = 128 * 1024

@@ -21,7 +21,7 @@ describe('fuse adapter', () => {
     const options = fuseNativeOptions({})
     expect(options.timeout).to.equal(false)
     expect(options.fsname).to.equal('tessera,big_writes,max_write=131072,use_ino,attr_timeout=1,entry_timeout=1')
-    expect(libfuseOptions({ allowOther: true })).to.include.members(['allow_other', 'default_permissions'])
+    expect(libfuseOptions({ allowOther: true })).to.include('allow_other').and.not.include('default_permissions')
     expect(() => libfuseOptions({ maxWrite: 1 << 20 })).to.throw(RangeError)
   })
 

@@ -37,6 +37,7 @@ const OPTIONS: Record<string, OptionSpec> = {
   'log-file': { type: 'string', value: 'FILE', description: 'with --background: where the mount logs (default: discarded)' },
   'max-dirty': { type: 'string', value: 'SIZE', description: 'bound on written bytes held in memory (default 256MiB)' },
   'cache-ms': { type: 'string', value: 'MS', description: 'attribute and entry cache time (default 1000)' },
+  'allow-other': { type: 'boolean', description: 'let every local user use the mount (needs root or user_allow_other); each acts with their own uid/gid' },
   config: CONFIG_OPTION,
 }
 
@@ -91,7 +92,7 @@ export const mountCommand: Command = {
     })
     let mount
     try {
-      mount = await mountVfs(vfs, mountpoint, { logger, kernelCacheSeconds: cacheMs / 1000 })
+      mount = await mountVfs(vfs, mountpoint, { logger, kernelCacheSeconds: cacheMs / 1000, allowOther: settings.boolean('allow-other') })
     } catch (error) {
       await data.close()
       await meta.close()

@@ -3,9 +3,10 @@
  * it serves itself): starts a one-member meta service on 127.0.0.1 and mounts a Vfs over it and
  * the in-memory DataPath at argv[2]. Prints "READY <pid>" once mounted; on SIGTERM or SIGINT it
  * unmounts, stops meta and exits 0; when someone else unmounts the directory (umount,
- * fusermount -u) it prints "UNMOUNTED", stops meta and exits 0 too.
+ * fusermount -u) it prints "UNMOUNTED", stops meta and exits 0 too. --allow-other mounts with
+ * allow_other (other users' calls reach meta with their own credentials).
  *
- *   node packages/fuse/dist/test/support/mount-fixture.js MOUNTPOINT [BLOCK_SIZE]
+ *   node packages/fuse/dist/test/support/mount-fixture.js [--allow-other] MOUNTPOINT [BLOCK_SIZE]
  */
 import { randomBytes } from 'node:crypto'
 import { mkdtemp, rm } from 'node:fs/promises'
@@ -19,10 +20,13 @@ import { mountVfs } from '../../src/index.js'
 const IN_MEMORY_DATA_PATH = new URL('../../../../client/dist/test/support/in-memory-data-path.js', import.meta.url).href
 
 async function main(): Promise<void> {
-  const mountpoint = process.argv[2]
-  const blockSize = Number(process.argv[3] ?? 256 * 1024)
+  const args = process.argv.slice(2)
+  const allowOther = args[0] === '--allow-other'
+  if (allowOther) args.shift()
+  const mountpoint = args[0]
+  const blockSize = Number(args[1] ?? 256 * 1024)
   if (mountpoint === undefined || !Number.isInteger(blockSize) || blockSize < 4096) {
-    process.stderr.write('usage: mount-fixture MOUNTPOINT [BLOCK_SIZE]\n')
+    process.stderr.write('usage: mount-fixture [--allow-other] MOUNTPOINT [BLOCK_SIZE]\n')
     process.exit(2)
   }
   const { InMemoryDataPath } = (await import(IN_MEMORY_DATA_PATH)) as { InMemoryDataPath: new (blockSize: number) => DataPath }
@@ -35,7 +39,7 @@ async function main(): Promise<void> {
   const meta = new MetaClient({ addresses: [service.address], secret, deadlineMs: 10_000 })
   await meta.getattr(1) // waits for the election
   const vfs = new Vfs(meta, new InMemoryDataPath(blockSize))
-  const mount = await mountVfs(vfs, mountpoint)
+  const mount = await mountVfs(vfs, mountpoint, { allowOther })
   let stopping = false
   const stop = async (): Promise<void> => {
     if (stopping) return
