@@ -38,6 +38,14 @@ function call(req: MetaRequest): { attr?: { ino: number } } {
   return result.value as { attr?: { ino: number } }
 }
 
+// Three chunk servers hold every block, as in a real cluster: the heap counts each block's
+// locations as well as its reference count.
+const servers = ['c1', 'c2', 'c3'].map((id, i) => ({ id, address: `127.0.0.1:${7501 + i}` }))
+for (const { id, address } of servers) {
+  ns.apply({ kind: 'system', index: ++index, time, req: { op: 'registerChunk', id, address, zone: '', capacityBytes: 2 ** 50, usedBytes: 0 } })
+}
+const addresses = servers.map((s) => s.address)
+
 const before = heap()
 const started = performance.now()
 let dir = 0
@@ -45,13 +53,14 @@ for (let i = 0; i < files; i++) {
   if (i % perDir === 0) dir = call({ op: 'mkdir', cred, parent: ROOT_INO, name: `dir-${i / perDir}`, mode: 0o755 }).attr!.ino
   const ino = call({ op: 'create', cred, parent: dir, name: `file-${i}`, mode: 0o644, exclusive: true }).attr!.ino
   const key = (i * 2654435761 % 2 ** 32).toString(16).padStart(8, '0') + i.toString(16).padStart(8, '0')
-  call({ op: 'commitFile', cred, ino, blocks: [{ key, len: 4 * 1024 * 1024, used: 4 * 1024 * 1024 }], size: 4 * 1024 * 1024, mtime: time })
+  const len = 4 * 1024 * 1024
+  call({ op: 'commitFile', cred, ino, blocks: [{ key, len, used: len }], size: len, mtime: time, written: [{ ref: { key, len }, servers: addresses }] })
 }
 const built = performance.now() - started
 const after = heap()
 const perFile = (after - before) / files
 say(`files: ${files} in ${Math.ceil(files / perDir)} directories, built in ${(built / 1000).toFixed(1)} s`)
-say(`heap: ${((after - before) / 2 ** 20).toFixed(1)} MiB => ${perFile.toFixed(0)} bytes per file (incl. its share of directories, block refcounts)`)
+say(`heap: ${((after - before) / 2 ** 20).toFixed(1)} MiB => ${perFile.toFixed(0)} bytes per file (incl. its share of directories, block refcounts and locations)`)
 
 const t0 = performance.now()
 const writer = ns.snapshot()

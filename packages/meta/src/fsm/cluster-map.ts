@@ -21,6 +21,7 @@
  * leaves the unreferenced table; should the commit never come, the block is an orphan again at
  * its servers' next block report. A copy with a pending delete order never counts as a location.
  */
+import { holdersOf, packHolders, unpackHolders } from './holders.js'
 import { confirmDeletes, dropOrdersOf, isDoomedCopy, type GcTables } from './gc.js'
 import type { BTree } from './btree.js'
 
@@ -79,6 +80,15 @@ export function serverById(t: ClusterTables, id: string): ChunkServerRecord | un
   return undefined
 }
 
+/**
+ * `block` as the very string the refs table (and so the file's inode) holds, when it is there:
+ * one string per block in the leader's heap instead of two.
+ */
+function sharedKey(t: ClusterTables, block: string): string {
+  const pair = t.refs.getPairOrNextHigher(block)
+  return pair !== undefined && pair[0] === block ? pair[0] : block
+}
+
 /** Stores a block's copies and keeps the under-replicated table in step. */
 function setLocations(t: ClusterTables, block: string, nums: readonly number[], replication: number): void {
   if (nums.length === 0) {
@@ -87,7 +97,7 @@ function setLocations(t: ClusterTables, block: string, nums: readonly number[], 
     else t.underReplicated.delete(block)
     return
   }
-  t.locations.set(block, nums)
+  t.locations.set(sharedKey(t, block), packHolders(nums))
   if (nums.length < replication) t.underReplicated.set(block, nums.length)
   else t.underReplicated.delete(block)
 }
@@ -105,7 +115,7 @@ function withNum(nums: readonly number[] | undefined, num: number): readonly num
  */
 function addLocation(t: ClusterTables, block: string, num: number, replication: number, orphanSinceMs?: number): boolean {
   if (isDoomedCopy(t, num, block)) return false
-  const before = t.locations.get(block)
+  const before = holdersOf(t.locations, block)
   const after = withNum(before, num)
   if (after !== before) setLocations(t, block, after, replication)
   if (!t.refs.has(block)) {
@@ -116,7 +126,7 @@ function addLocation(t: ClusterTables, block: string, num: number, replication: 
 }
 
 function removeLocation(t: ClusterTables, block: string, num: number, replication: number): boolean {
-  const before = t.locations.get(block)
+  const before = holdersOf(t.locations, block)
   if (before === undefined || !before.includes(num)) return false
   setLocations(t, block, before.filter((n) => n !== num), replication)
   return true
@@ -129,7 +139,7 @@ function removeLocation(t: ClusterTables, block: string, num: number, replicatio
 function forgetServerCopies(t: ClusterTables, num: number, replication: number): void {
   dropOrdersOf(t, num)
   const held: string[] = []
-  for (const [block, nums] of t.locations.entries()) if (nums.includes(num)) held.push(block)
+  for (const [block, holders] of t.locations.entries()) if (unpackHolders(holders).includes(num)) held.push(block)
   for (const block of held) removeLocation(t, block, num, replication)
 }
 

@@ -25,6 +25,7 @@
  * anew: blocks are addressed by their content).
  */
 import type { BTree } from './btree.js'
+import { holdersOf, type Holders } from './holders.js'
 
 /** Most blocks one retireBlocks command names. */
 export const MAX_RETIRE_BATCH = 4096
@@ -32,7 +33,7 @@ export const MAX_RETIRE_BATCH = 4096
 export interface GcTables {
   refs: BTree<string, number>
   unreferenced: BTree<string, number>
-  locations: BTree<string, readonly number[]>
+  locations: BTree<string, Holders>
   underReplicated: BTree<string, number>
   deleteOrders: BTree<string, number>
   retired: BTree<string, number>
@@ -71,7 +72,7 @@ export function retireBlocks(t: GcTables, ids: readonly string[], cutoffMs: numb
   for (const id of ids) {
     const since = t.unreferenced.get(id)
     if (since === undefined || since > cutoffMs || t.refs.has(id)) continue
-    const holders = t.locations.get(id) ?? []
+    const holders = holdersOf(t.locations, id) ?? []
     t.unreferenced.delete(id)
     t.locations.delete(id)
     t.underReplicated.delete(id)

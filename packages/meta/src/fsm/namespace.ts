@@ -28,6 +28,7 @@ import type {
 } from './command.js'
 import { applyCluster, type ChunkServerRecord, type ClusterRequest } from './cluster-map.js'
 import { deleteOrdersFor, retireBlocks } from './gc.js'
+import { holdersOf } from './holders.js'
 import { Inode } from './inode.js'
 import { acquireLock, lockState, releaseLock, releaseSessions, type LockGrant, type LockState } from './locks.js'
 import { create, link, mkdir, mknod, rmdir, symlink, unlink } from './ops-entries.js'
@@ -181,7 +182,7 @@ export class Namespace {
 
   /** Numbers of the servers holding block `id` (the refs table's spelling), sorted. */
   locationsOf(id: string): readonly number[] {
-    return this.tables.locations.get(id) ?? []
+    return holdersOf(this.tables.locations, id) ?? []
   }
 
   /** Copies known of an under-replicated block; undefined when it is not under-replicated. */

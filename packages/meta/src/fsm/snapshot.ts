@@ -27,6 +27,7 @@ import { FileMode, TesseraError, type LockMode, type MetaResult } from '@tessera
 import { blockIdsOf, parseBlockId, checkBlockRefs, decodeBlocks, usedBytes } from './block-list.js'
 import { BLOCK_ID } from './cluster-codec.js'
 import { pack, unpack } from './codec.js'
+import { packHolders, unpackHolders } from './holders.js'
 import { Inode, type XattrList } from './inode.js'
 import { validLockEntry, type LockEntry, type LockHolder } from './locks.js'
 import type { NamespaceOptions } from './options.js'
@@ -102,7 +103,10 @@ function* writeChunks(view: Tables, options: Readonly<NamespaceOptions>): Genera
   })
   counts.chunkServers = yield* section('chunkServers', view.chunkServers.entries(), ([num, c]) =>
     [[num, c.id, c.address, c.zone, c.capacityBytes, c.usedBytes, c.state], 64 + c.id.length + c.address.length + c.zone.length])
-  counts.locations = yield* section('locations', view.locations.entries(), ([id, nums]) => [[id, nums], 32 + 4 * nums.length])
+  counts.locations = yield* section('locations', view.locations.entries(), ([id, holders]) => {
+    const nums = unpackHolders(holders)
+    return [[id, nums], 32 + 4 * nums.length]
+  })
   counts.underReplicated = yield* section('underReplicated', view.underReplicated.entries(), ([id, copies]) => [[id, copies], 32])
   counts.deleteOrders = yield* section('deleteOrders', view.deleteOrders.entries(), ([key, atMs]) => {
     const [num, id] = splitOrderKey(key)
@@ -261,7 +265,7 @@ export class SnapshotReader {
           !nums.every((n, i) => isUint(n) && t.chunkServers.has(n) && (i === 0 || n > nums[i - 1]))) {
           corrupt('bad block location')
         }
-        t.locations.set(id, nums as number[])
+        t.locations.set(id, packHolders(nums as number[]))
         this.counts.locations++
         return
       }

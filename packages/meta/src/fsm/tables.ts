@@ -18,6 +18,7 @@
 import type { MetaResult } from '@tessera/protocol'
 import { numberTree, stringTree, type BTree } from './btree.js'
 import type { ChunkServerRecord } from './cluster-map.js'
+import type { Holders } from './holders.js'
 import type { Inode } from './inode.js'
 import type { LockEntry } from './locks.js'
 
@@ -54,7 +55,8 @@ export interface Tables {
   sessions: BTree<string, Session>
   locks: BTree<number, LockEntry>
   chunkServers: BTree<number, ChunkServerRecord>
-  locations: BTree<string, readonly number[]>
+  /** Packed server sets (holders.ts). */
+  locations: BTree<string, Holders>
   underReplicated: BTree<string, number>
   deleteOrders: BTree<string, number>
   /** Derived from deleteOrders; not in snapshots. */
