@@ -139,7 +139,14 @@ export const benchmark: Benchmark = {
       if (down.code !== 0) process.stderr.write(`tessera down: ${down.err}\n`)
       await rm(dir, { recursive: true, force: true })
     }
-    const memory = await measureMemory(MEMORY_FILES)
+    let memory: MemoryFigure
+    try {
+      memory = await measureMemory(MEMORY_FILES)
+    } catch (err) {
+      // The operation rows above stand on their own: report them with the failure.
+      rows.push({ op: 'memory', 'in flight': '-', 'ops/s': '-', 'etcd 3.4': '-', note: `failed: ${(err as Error).message.split('\n')[0]}` })
+      return rows
+    }
     rows.push({
       op: 'memory', 'in flight': '-', 'ops/s': '-', 'etcd 3.4': 'HDFS ~150 B/object',
       note: `${round(memory.bytesPerFile)} bytes of leader heap per single-block file (${memory.files.toLocaleString('en-US')} files in ` +

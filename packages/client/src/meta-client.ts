@@ -15,13 +15,13 @@
 import { hostname } from 'node:os'
 import { randomBytes } from 'node:crypto'
 import {
-  FileMode, ROOT_INO, TesseraError, asTesseraError, hasCode, silentLogger, type Attr, type CreateReply,
+  FileMode, ROOT_INO, TesseraError, asTesseraError, hasCode, metaCatalogue, silentLogger, type Attr, type CreateReply,
   type DirEntry, type Ino, type SetattrRequest, type Credentials, type ErrorCode, type Logger, type MetaCatalogue,
   type MetaQuery, type MetaRequest, type MetaStatus, type MembershipRequest, type MemberStatus, type ReplyOf,
-  type LockMode, type RpcClient, type TlsOptions,
+  type LockMode, type TlsOptions,
 } from '@tessera/protocol'
 import { LockHandle, type LockOptions } from './lock-handle.js'
-import { MemberSet } from './member-set.js'
+import { MemberSet, type Attempt, type LeaderCallOptions } from './member-set.js'
 import { splitParent, splitPath } from './paths.js'
 import { SessionPool, type Session } from './session-pool.js'
 
@@ -61,10 +61,6 @@ export interface MemberReport {
   error?: { code: ErrorCode; message: string }
 }
 
-const RETRYABLE: readonly ErrorCode[] = ['NOT_LEADER', 'UNAVAILABLE', 'ETIMEDOUT']
-/** Time to wait for a connection to a member before trying the next one. */
-const CONNECT_WAIT_MS = 1000
-
 export function processCredentials(): Credentials {
   return {
     uid: process.getuid?.() ?? 0,
@@ -73,28 +69,22 @@ export function processCredentials(): Credentials {
   }
 }
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms))
-}
-
-type Attempt<T> = (client: RpcClient<MetaCatalogue>, timeoutMs: number) => Promise<T>
-
 export class MetaClient {
   readonly cred: Credentials
   protected readonly logger: Logger
-  private readonly members: MemberSet
+  private readonly members: MemberSet<MetaCatalogue>
   private readonly pool: SessionPool
   private readonly deadlineMs: number
-  private readonly attemptTimeoutMs: number
   private readonly locks = new Set<LockHandle>()
 
   constructor(options: MetaClientOptions) {
     this.logger = options.logger ?? silentLogger()
     this.cred = options.cred ?? processCredentials()
     this.deadlineMs = options.deadlineMs ?? 30_000
-    this.attemptTimeoutMs = options.attemptTimeoutMs ?? 5000
     this.members = new MemberSet(options.addresses, {
+      catalogue: metaCatalogue,
       secret: options.secret,
+      ...(options.attemptTimeoutMs === undefined ? {} : { attemptTimeoutMs: options.attemptTimeoutMs }),
       clientId: options.clientId ?? `client-${hostname()}-${process.pid}-${randomBytes(4).toString('hex')}`,
       logger: this.logger,
       ...(options.tls === undefined ? {} : { tls: options.tls }),
@@ -121,7 +111,7 @@ export class MetaClient {
       session.seq++
       const answer = await this.onLeader('meta.exec', deadlineMs, (client, timeoutMs) =>
         client.call('meta.exec', { session: session.id, seq: session.seq, req }, { timeoutMs }),
-      (err) => this.recoverSession(err, session))
+      { recover: (err) => this.recoverSession(err, session) })
       if (answer.op !== req.op) throw new TesseraError('PROTOCOL', `meta.exec: a reply for ${answer.op} to a ${req.op}`)
       return answer.reply as ReplyOf<R>
     } finally {
@@ -133,7 +123,7 @@ export class MetaClient {
   async query<Q extends MetaQuery>(query: Q, options: QueryOptions = {}): Promise<ReplyOf<Q>> {
     const stale = options.stale === true
     const answer = await this.onLeader('meta.query', options.deadlineMs ?? this.deadlineMs, (client, timeoutMs) =>
-      client.call('meta.query', { query, ...(stale ? { stale: true } : {}) }, { timeoutMs }), undefined, !stale)
+      client.call('meta.query', { query, ...(stale ? { stale: true } : {}) }, { timeoutMs }), { leaderOnly: !stale })
     if (answer.op !== query.op) throw new TesseraError('PROTOCOL', `meta.query: a reply for ${answer.op} to a ${query.op}`)
     return answer.reply as ReplyOf<Q>
   }
@@ -322,55 +312,8 @@ export class MetaClient {
     return true
   }
 
-  /**
-   * Runs `attempt` against the presumed leader (any member, for a stale query) until it succeeds, fails with a non-retryable
-   * error (that `recover` does not handle), or the deadline passes (then: the last error).
-   */
-  private async onLeader<T>(
-    what: string,
-    deadlineMs: number,
-    attempt: Attempt<T>,
-    recover?: (err: TesseraError) => Promise<boolean>,
-    /** Only the leader answers this call, so an answer tells who leads. */
-    leaderOnly = true,
-  ): Promise<T> {
-    const deadline = Date.now() + deadlineMs
-    let lastError: TesseraError | undefined
-    let backoffMs = 10
-    let followedHint = false
-    for (;;) {
-      const remaining = deadline - Date.now()
-      if (remaining <= 0) {
-        throw lastError ?? new TesseraError('ETIMEDOUT', `${what}: no answer within ${deadlineMs} ms`)
-      }
-      const address = this.members.current()
-      try {
-        const client = this.members.client(address)
-        if (!client.connected) await client.ready(Math.min(remaining, CONNECT_WAIT_MS))
-        const result = await attempt(client, Math.min(remaining, this.attemptTimeoutMs))
-        if (leaderOnly) this.members.noteLeader(address)
-        return result
-      } catch (err) {
-        const error = asTesseraError(err)
-        lastError = error
-        if (!RETRYABLE.includes(error.code)) {
-          if (recover !== undefined && (await recover(error))) continue
-          throw error
-        }
-        const hint = error.code === 'NOT_LEADER' ? error.details?.leaderHint : undefined
-        if (hint !== undefined && hint !== address && !followedHint) {
-          // Go straight to the member named; a second hint in a row waits like any failure.
-          followedHint = true
-          this.members.noteLeader(hint)
-          continue
-        }
-        followedHint = false
-        if (hint !== undefined && hint !== address) this.members.noteLeader(hint)
-        else this.members.noteFailure(address)
-        this.logger.debug({ what, address, code: error.code }, 'meta call: retrying')
-        await sleep(Math.min(backoffMs, Math.max(0, deadline - Date.now())))
-        backoffMs = Math.min(backoffMs * 2, 200)
-      }
-    }
+  /** Runs `attempt` on the leader, following it through elections (MemberSet.onLeader). */
+  private onLeader<T>(what: string, deadlineMs: number, attempt: Attempt<MetaCatalogue, T>, options?: LeaderCallOptions): Promise<T> {
+    return this.members.onLeader(what, deadlineMs, attempt, options)
   }
 }

@@ -191,6 +191,19 @@ describe('MetaClient', () => {
     expect(Date.now() - started).to.be.within(350, 2000)
   })
 
+  it('stops retrying once the client is closed, instead of running to its deadline', async () => {
+    const [follower] = await fakesOf(1)
+    follower!.leader = false
+    const c = client([follower!.address], { deadlineMs: 10_000 })
+    const started = Date.now()
+    const pending = rejection(c.query({ op: 'getattr', ino: 1 }))
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    await c.close()
+    const err = await pending
+    expect(err.code).to.equal('UNAVAILABLE')
+    expect(Date.now() - started).to.be.below(2000)
+  })
+
   it('runs as many changes at once as it has sessions', async () => {
     const [leader] = await fakesOf(1)
     leader!.exec = async (call) => {

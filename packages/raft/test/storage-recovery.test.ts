@@ -63,7 +63,8 @@ describe('RaftStorage recovery', () => {
   beforeEach(async () => {
     root = await mkdtemp(join(tmpdir(), 'tessera-recovery-'))
     disk = new NodeDisk(root)
-    const storage = await RaftStorage.open(disk)
+    // Without preallocation, so that the file's length after each save is where its record ends.
+    const storage = await RaftStorage.open(disk, { preallocateBytes: 0 })
     ends = []
     for (const save of SAVES) {
       await storage.save(save)
@@ -106,10 +107,17 @@ describe('RaftStorage recovery', () => {
     await expectRecovers(ALL_FIVE, SAVES[4]!.hardState, 0)
   })
 
-  it('cuts zeros left by preallocation after the last record', async () => {
+  it('reads zeros after the last record as preallocated space: the end of the log, kept for appends', async () => {
     await writeFile(segmentPath, Buffer.concat([original, Buffer.alloc(4096)]))
-    await expectRecovers(ALL_FIVE, SAVES[4]!.hardState, 1)
-    expect((await stat(segmentPath)).size).to.equal(original.length)
+    await expectRecovers(ALL_FIVE, SAVES[4]!.hardState, 0)
+    expect((await stat(segmentPath)).size).to.equal(original.length + 4096)
+    const storage = await RaftStorage.open(disk)
+    await storage.save({ entries: entries(13, 13, 3) })
+    await storage.close()
+    const bytes = await readFile(segmentPath)
+    expect(bytes.length, 'the append went into the zeros').to.equal(original.length + 4096)
+    expect(bytes.subarray(0, original.length).equals(original)).to.equal(true)
+    await expectRecovers([...ALL_FIVE, ...show(entries(13, 13, 3))], SAVES[4]!.hardState, 0)
   })
 
   it('cuts random bytes and partial copies of records after the last record', async () => {
@@ -197,12 +205,118 @@ describe('RaftStorage recovery', () => {
       expect(err.message).to.contain('a segment is missing')
     })
 
+    it('rejects zeros at the end of a segment that is not the last', async () => {
+      const path = join(root, 'wal', names[1]!)
+      await writeFile(path, Buffer.concat([await readFile(path), Buffer.alloc(512)]))
+      const err = await openError(disk)
+      expect(err.code).to.equal('EIO')
+      expect(err.message).to.contain(`wal corrupt at wal/${names[1]}:`)
+      expect(err.message).to.contain('not the last')
+    })
+
     it('replays them all when they are intact', async () => {
       const storage = await RaftStorage.open(disk, { segmentBytes: 100 })
       expect(show(storage.state.entries)).to.deep.equal(
         show(Array.from({ length: 20 }, (_, i) => entries(i + 1, i + 1, 1)[0]!)),
       )
       await storage.close()
+    })
+  })
+
+  describe('with preallocated segments', () => {
+    const STEP = 4096
+
+    async function fresh(segmentBytes = 64 * 1024 * 1024): Promise<RaftStorage> {
+      await rm(join(root, 'wal'), { recursive: true })
+      await rm(join(root, 'snap'), { recursive: true })
+      return RaftStorage.open(disk, { preallocateBytes: STEP, segmentBytes })
+    }
+
+    /** The five saves, preallocated: the segment's path and bytes. */
+    async function fiveSavesPreallocated(): Promise<{ path: string; bytes: Buffer }> {
+      const storage = await fresh()
+      for (const save of SAVES) await storage.save(save)
+      const path = join(root, 'wal', storage.walSegments()[0]!)
+      await storage.close()
+      return { path, bytes: await readFile(path) }
+    }
+
+    it('writes zeros ahead of the records in steps, and appends into them after a reopen', async () => {
+      let storage = await fresh()
+      await storage.save(SAVES[0]!)
+      const path = join(root, 'wal', storage.walSegments()[0]!)
+      const records = original.length
+      expect((await stat(path)).size).to.be.within(STEP, STEP + records)
+      for (const save of SAVES.slice(1)) await storage.save(save)
+      const lengthBefore = (await stat(path)).size
+      await storage.close()
+      // The same records as without preallocation, then only zeros.
+      const bytes = await readFile(path)
+      expect(bytes.subarray(0, records).equals(original)).to.equal(true)
+      expect(bytes.subarray(records).every((b) => b === 0)).to.equal(true)
+      await expectRecovers(ALL_FIVE, SAVES[4]!.hardState, 0)
+      storage = await RaftStorage.open(disk, { preallocateBytes: STEP })
+      await storage.save({ entries: entries(13, 13, 3) })
+      await storage.close()
+      expect((await stat(path)).size, 'no growth while zeros remain').to.equal(lengthBefore)
+      await expectRecovers([...ALL_FIVE, ...show(entries(13, 13, 3))], SAVES[4]!.hardState, 0)
+    })
+
+    it('grows the file by another step when a record reaches past the zeros', async () => {
+      const storage = await fresh()
+      const big = { index: 1, term: 1, kind: EntryKind.Normal, data: new Uint8Array(STEP).fill(7) }
+      await storage.save({ entries: [big] })
+      const path = join(root, 'wal', storage.walSegments()[0]!)
+      const first = (await stat(path)).size
+      await storage.save({ entries: [{ ...big, index: 2 }] })
+      expect((await stat(path)).size).to.be.greaterThan(first)
+      await storage.close()
+      const reopened = await RaftStorage.open(disk)
+      expect(reopened.state.entries.map((e) => e.index)).to.deep.equal([1, 2])
+      await reopened.close()
+    })
+
+    it('cuts a record torn inside the zeros, with one warning, and keeps the ones before it', async () => {
+      const { path, bytes } = await fiveSavesPreallocated()
+      // A torn last write: the start of record 5 reached the disk, the rest is still zeros.
+      bytes.fill(0, ends[3]! + 17, ends[4]!)
+      await writeFile(path, bytes)
+      await expectRecovers(FIRST_FOUR, SAVES[3]!.hardState, 1)
+      expect((await stat(path)).size).to.equal(ends[3]!)
+    })
+
+    it('rejects damage before the last record even when zeros follow', async () => {
+      const { path, bytes } = await fiveSavesPreallocated()
+      bytes[ends[1]! + 20]! ^= 0x01
+      await writeFile(path, bytes)
+      const err = await openError(disk)
+      expect(err.code).to.equal('EIO')
+      expect(err.message).to.contain('followed by valid records')
+    })
+
+    it('rejects a lost record between valid ones (zeros where a record was)', async () => {
+      const { path, bytes } = await fiveSavesPreallocated()
+      bytes.fill(0, ends[1]!, ends[2]!)
+      await writeFile(path, bytes)
+      const err = await openError(disk)
+      expect(err.code).to.equal('EIO')
+      expect(err.message).to.contain(`wal/${segmentName}:${ends[1]}`)
+    })
+
+    it('cuts each full segment to its records before starting the next', async () => {
+      const storage = await fresh(300)
+      for (let i = 1; i <= 30; i++) await storage.save({ entries: entries(i, i, 1) })
+      const names = storage.walSegments()
+      await storage.close()
+      expect(names.length).to.be.greaterThan(3)
+      for (const name of names.slice(0, -1)) {
+        // Zeros here would make the next open fail ('not the last'): the reopen below checks it.
+        expect((await stat(join(root, 'wal', name))).size, name).to.be.below(300 + 200)
+      }
+      expect((await stat(join(root, 'wal', names.at(-1)!))).size).to.be.at.least(300)
+      const reopened = await RaftStorage.open(disk, { segmentBytes: 300 })
+      expect(reopened.state.entries.map((e) => e.index)).to.deep.equal(Array.from({ length: 30 }, (_, i) => i + 1))
+      await reopened.close()
     })
   })
 })

@@ -4,7 +4,7 @@
  * when that must happen ahead of their commit.
  *
  * The calls go to the leader through MetaCalls, which follows NOT_LEADER hints and retries
- * through elections until a deadline, like MetaClient does for namespace calls. Every cluster-map
+ * through elections until a deadline with the same code as MetaClient (MemberSet.onLeader). Every cluster-map
  * call is idempotent (a placement that is retried just places again; adding or removing a
  * location twice changes nothing more), so they need no session.
  */
@@ -12,10 +12,10 @@ import { connect } from 'node:net'
 import { hostname } from 'node:os'
 import { randomBytes } from 'node:crypto'
 import {
-  MAX_LOCATION_BLOCKS, RpcClient, TesseraError, asTesseraError, metaClusterCatalogue, silentLogger, type BlockCopies, type BlockId,
-  type ErrorCode, type Logger,
+  MAX_LOCATION_BLOCKS, metaClusterCatalogue, type BlockCopies, type BlockId, type Logger,
   type MetaClusterCatalogue, type RequestOf, type ResponseOf, type TlsOptions,
 } from '@tessera/protocol'
+import { MemberSet } from '../member-set.js'
 import type { BlockPlanner, Location, PlaceRequest, Placement } from './planner.js'
 
 export interface MetaCallsOptions {
@@ -34,94 +34,31 @@ export interface MetaCallsOptions {
 
 type Method = keyof MetaClusterCatalogue['methods'] & string
 
-const RETRYABLE: readonly ErrorCode[] = ['NOT_LEADER', 'UNAVAILABLE', 'ETIMEDOUT']
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms))
-}
-
-/** Calls on the meta leader, following it through elections. */
+/** Calls on the meta leader, following it through elections (MemberSet.onLeader, as MetaClient). */
 export class MetaCalls {
   readonly clientId: string
-  private readonly known: string[] = []
-  private readonly clients = new Map<string, RpcClient<MetaClusterCatalogue>>()
-  private readonly logger: Logger
+  private readonly members: MemberSet<MetaClusterCatalogue>
   private readonly deadlineMs: number
-  private readonly attemptTimeoutMs: number
-  private leader: string | undefined
-  private cursor = 0
-  private closed = false
 
-  constructor(private readonly options: MetaCallsOptions) {
-    if (options.addresses.length === 0) throw new TesseraError('EINVAL', 'no meta address given')
-    for (const address of options.addresses) this.learn(address)
+  constructor(options: MetaCallsOptions) {
     this.clientId = options.clientId ?? `client-${hostname()}-${process.pid}-${randomBytes(4).toString('hex')}`
-    this.logger = options.logger ?? silentLogger()
+    this.members = new MemberSet(options.addresses, {
+      catalogue: metaClusterCatalogue,
+      secret: options.secret,
+      clientId: this.clientId,
+      ...(options.logger === undefined ? {} : { logger: options.logger }),
+      ...(options.tls === undefined ? {} : { tls: options.tls }),
+      ...(options.attemptTimeoutMs === undefined ? {} : { attemptTimeoutMs: options.attemptTimeoutMs }),
+    })
     this.deadlineMs = options.deadlineMs ?? 30_000
-    this.attemptTimeoutMs = options.attemptTimeoutMs ?? 5000
   }
 
-  async call<M extends Method>(method: M, request: RequestOf<MetaClusterCatalogue, M>, deadlineMs = this.deadlineMs): Promise<ResponseOf<MetaClusterCatalogue, M>> {
-    const deadline = Date.now() + deadlineMs
-    let lastError: TesseraError | undefined
-    let backoffMs = 10
-    for (;;) {
-      const remaining = deadline - Date.now()
-      if (remaining <= 0) throw lastError ?? new TesseraError('ETIMEDOUT', `${method}: no answer within ${deadlineMs} ms`)
-      const address = this.leader ?? this.known[this.cursor % this.known.length]!
-      try {
-        const client = this.client(address)
-        if (!client.connected) await client.ready(Math.min(remaining, 1000))
-        const answer = await client.call(method, request, { timeoutMs: Math.min(remaining, this.attemptTimeoutMs) })
-        this.leader = address
-        return answer
-      } catch (err) {
-        const error = asTesseraError(err)
-        lastError = error
-        if (!RETRYABLE.includes(error.code) || this.closed) throw error
-        const hint = error.code === 'NOT_LEADER' ? error.details?.leaderHint : undefined
-        if (hint !== undefined && hint !== address) {
-          this.learn(hint)
-          this.leader = hint
-        } else {
-          if (this.leader === address) this.leader = undefined
-          if (this.known[this.cursor % this.known.length] === address) this.cursor++
-        }
-        this.logger.debug({ method, address, code: error.code }, 'meta cluster call: retrying')
-        await sleep(Math.min(backoffMs, Math.max(0, deadline - Date.now())))
-        backoffMs = Math.min(backoffMs * 2, 200)
-      }
-    }
+  call<M extends Method>(method: M, request: RequestOf<MetaClusterCatalogue, M>, deadlineMs = this.deadlineMs): Promise<ResponseOf<MetaClusterCatalogue, M>> {
+    return this.members.onLeader(method, deadlineMs, (client, timeoutMs) => client.call(method, request, { timeoutMs }))
   }
 
-  async close(): Promise<void> {
-    if (this.closed) return
-    this.closed = true
-    await Promise.all([...this.clients.values()].map((c) => c.close().catch(() => undefined)))
-    this.clients.clear()
-  }
-
-  private learn(address: string): void {
-    if (!this.known.includes(address)) this.known.push(address)
-  }
-
-  private client(address: string): RpcClient<MetaClusterCatalogue> {
-    if (this.closed) throw new TesseraError('UNAVAILABLE', 'meta calls closed')
-    let client = this.clients.get(address)
-    if (client === undefined) {
-      client = new RpcClient({
-        url: `${this.options.tls === undefined ? 'ws' : 'wss'}://${address}`,
-        catalogue: metaClusterCatalogue,
-        secret: this.options.secret,
-        clientId: this.clientId,
-        logger: this.logger,
-        reconnectInitialDelayMs: 20,
-        reconnectMaxDelayMs: 500,
-        ...(this.options.tls === undefined ? {} : { tls: this.options.tls }),
-      })
-      this.clients.set(address, client)
-    }
-    return client
+  close(): Promise<void> {
+    return this.members.close()
   }
 }
 

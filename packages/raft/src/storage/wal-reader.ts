@@ -25,9 +25,12 @@ export function walCorrupt(file: string, offset: number, reason: string): Tesser
 }
 
 /**
- * Reads every segment in order. A damaged record at the very end of the last segment, with
- * nothing valid after it, is what a crash mid-write leaves: it is cut off (truncate + sync)
- * with one warning. Any other damage rejects with EIO: acknowledged records are never dropped.
+ * Reads every segment in order. Zeros after the last record of the last segment are space the
+ * writer preallocated: the log ends there, and the zeros stay for the next appends. A damaged
+ * record at the very end of the last segment, with nothing valid after it, is what a crash
+ * mid-write leaves: it is cut off (truncate + sync) with one warning. Any other damage
+ * (zeros at the end of an earlier segment too: the writer cuts each segment to its records
+ * before starting the next) rejects with EIO: acknowledged records are never dropped.
  */
 export async function readWal(disk: Disk, hasher: Hasher, logger: Logger): Promise<ScannedSegment[]> {
   const names = await listSegments(disk, logger)
@@ -76,7 +79,9 @@ async function readSegment(
   }
   const scan = scanRecords(hasher, bytes)
   let size = bytes.length
-  if (scan.damage !== undefined) {
+  if (scan.damage !== undefined && isLast && allZero(bytes, scan.damage.offset)) {
+    size = scan.damage.offset
+  } else if (scan.damage !== undefined) {
     const { offset, reason, validDataFollows } = scan.damage
     if (!isLast) throw walCorrupt(name.name, offset, `${reason} (in a segment that is not the last)`)
     if (validDataFollows) throw walCorrupt(name.name, offset, `${reason}, followed by valid records`)
@@ -106,4 +111,9 @@ async function readSegment(
     records.push({ record, offset: framed.offset })
   }
   return { ...name, size, records, maxIndex }
+}
+
+function allZero(bytes: Uint8Array, from: number): boolean {
+  for (let i = from; i < bytes.length; i++) if (bytes[i] !== 0) return false
+  return true
 }

@@ -14,7 +14,10 @@ const ENTRY_OVERHEAD_BYTES = 24
 interface SegmentState {
   seq: number
   name: string
+  /** Bytes of records. */
   size: number
+  /** The file's length: records, then zeros written ahead of them (preallocation). */
+  allocated: number
   records: number
   maxIndex: number
 }
@@ -37,6 +40,14 @@ export interface WalOptions {
    * honour it, the WAL syncs after each write as before.
    */
   durableWrites: boolean
+  /**
+   * Zeros written ahead of the records, this many bytes at a time (0: none). A commit then
+   * overwrites bytes the file already has instead of growing it, so its durable write need
+   * not also make a new file size durable. Recovery reads zeros after the last record as the
+   * end of the log (wal-reader.ts), and a segment is cut to its records before the next one
+   * is started.
+   */
+  preallocateBytes: number
 }
 
 export interface WalStart {
@@ -84,11 +95,13 @@ export class Wal {
     private readonly options: WalOptions,
     start: WalStart,
     active: DiskFile | undefined,
+    activeLength: number,
   ) {
-    this.segments = start.segments.map((s) => ({
+    this.segments = start.segments.map((s, i) => ({
       seq: s.seq,
       name: s.name,
       size: s.size,
+      allocated: i === start.segments.length - 1 ? Math.max(s.size, activeLength) : s.size,
       records: s.records.length,
       maxIndex: s.maxIndex,
     }))
@@ -102,6 +115,9 @@ export class Wal {
    * process crash, what replay just read may still sit only in the page cache.
    */
   static async open(disk: Disk, hasher: Hasher, logger: Logger, options: WalOptions, start: WalStart): Promise<Wal> {
+    if (!Number.isSafeInteger(options.preallocateBytes) || options.preallocateBytes < 0) {
+      throw new TesseraError('EINVAL', `preallocateBytes must be a non-negative integer, not ${options.preallocateBytes}`)
+    }
     let last = start.segments.at(-1)
     if (last !== undefined && last.records.length === 0) {
       // Left empty by a crash (or a torn first record). Dropped so that the next write starts
@@ -111,12 +127,14 @@ export class Wal {
       last = start.segments.at(-1)
     }
     let active: DiskFile | undefined
+    let activeLength = 0
     if (last !== undefined) {
       active = await disk.open(`${WAL_DIR}/${last.name}`, 'readWrite', { durableWrites: options.durableWrites })
       await active.sync()
+      activeLength = await active.size()
     }
     await disk.syncDir(WAL_DIR)
-    return new Wal(disk, hasher, logger, options, start, active)
+    return new Wal(disk, hasher, logger, options, start, active, activeLength)
   }
 
   /** Appends entries (replacing any at >= their first index) and/or a hard state. */
@@ -225,17 +243,31 @@ export class Wal {
     const segment = this.segments.at(-1)!
     const record = this.recordFor(unit, segment.records === 0)
     const { type, payload } = encodeWalRecord(record)
-    const frame = frameRecord(this.hasher, type, payload)
-    await this.active!.write(segment.size, frame)
+    const frame = this.withPreallocation(segment, frameRecord(this.hasher, type, payload))
+    await this.active!.write(segment.size, frame.bytes)
     if (this.active!.durableWrites !== true) await this.active!.sync()
+    segment.allocated = Math.max(segment.allocated, segment.size + frame.bytes.length)
     if (!this.activeNamed) {
       await this.disk.syncDir(WAL_DIR)
       this.activeNamed = true
     }
-    segment.size += frame.length
+    segment.size += frame.recordBytes
     segment.records++
     this.noteWritten(record, segment)
     return segment.seq
+  }
+
+  /**
+   * The frame, followed by the next stretch of zeros when it would reach past what the file
+   * holds: one write both appends and preallocates, so no record is ever left half-durable.
+   */
+  private withPreallocation(segment: SegmentState, frame: Uint8Array): { bytes: Uint8Array; recordBytes: number } {
+    const end = segment.size + frame.length
+    const step = Math.min(this.options.preallocateBytes, this.options.segmentBytes)
+    if (step === 0 || end <= segment.allocated) return { bytes: frame, recordBytes: frame.length }
+    const padded = new Uint8Array(frame.length + step)
+    padded.set(frame, 0)
+    return { bytes: padded, recordBytes: frame.length }
   }
 
   private recordFor(unit: Unit, firstInSegment: boolean): WalRecord {
@@ -270,6 +302,14 @@ export class Wal {
     const seq = (this.segments.at(-1)?.seq ?? 0) + 1
     const name = segmentFileName(seq, firstIndex)
     const previous = this.active
+    const last = this.segments.at(-1)
+    if (previous !== undefined && last !== undefined && last.allocated > last.size) {
+      // Only the last segment may end in zeros: cut this one to its records, durably, before
+      // its successor exists.
+      await previous.truncate(last.size)
+      await previous.sync()
+      last.allocated = last.size
+    }
     this.active = undefined
     if (previous !== undefined) await previous.close()
     const file = await this.disk.open(`${WAL_DIR}/${name}`, 'create', { durableWrites: this.options.durableWrites })
@@ -278,7 +318,7 @@ export class Wal {
     if (file.durableWrites === true) await file.sync()
     this.active = file
     this.activeNamed = false
-    this.segments.push({ seq, name, size: 0, records: 0, maxIndex: 0 })
+    this.segments.push({ seq, name, size: 0, allocated: 0, records: 0, maxIndex: 0 })
     this.logger.debug({ segment: name }, 'opened a new wal segment')
   }
 }
