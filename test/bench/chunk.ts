@@ -5,7 +5,9 @@
  * the same volume (written as the store commits), measured in the same run.
  *
  * The processes are the chunk package's bench children (packages/chunk/dist/test/support), so
- * this module needs only node and ws. Sizes: BENCH_CHUNK_MIB (default 256).
+ * this module needs only node and ws. Sizes: BENCH_CHUNK_MIB (default 256). The chain rows give
+ * CPU ms per MiB of the writer, and CPU ms and minor page faults per MiB of each server (head,
+ * middle, tail), which load from other processes distorts less than MB/s.
  */
 import { fork, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
@@ -15,6 +17,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { WebSocket } from 'ws'
 import { round, percent, type Benchmark, type Row } from './lib/bench.js'
+import { costPerMiB, costSnapshot, formatCost } from './lib/proc-cpu.js'
 
 const MIB = 1024 * 1024
 const TOTAL_MIB = Number(process.env.BENCH_CHUNK_MIB ?? 256)
@@ -59,14 +62,14 @@ async function stop(child: ChildProcess): Promise<void> {
   clearTimeout(timer)
 }
 
-async function writeThroughChain(addresses: string[], secretHex: string, inFlight: number): Promise<number> {
+async function writeThroughChain(addresses: string[], secretHex: string, inFlight: number): Promise<{ mbPerSecond: number; cpuMs: number }> {
   const writer = forkChild('bench-writer.child.js', {
     TESSERA_BENCH_WRITER: JSON.stringify({ addresses, secretHex, totalBytes: TOTAL_MIB * MIB, blockBytes: BLOCK_BYTES, inFlight }),
   })
   try {
     const result = await withTimeout(writer.first, 300_000, 'bench writer')
     if (typeof result.error === 'string') throw new Error(`bench writer: ${result.error}`)
-    return result.mbPerSecond as number
+    return { mbPerSecond: result.mbPerSecond as number, cpuMs: result.cpuMs as number }
   } finally {
     await stop(writer.process)
   }
@@ -162,23 +165,29 @@ export const benchmark: Benchmark = {
       for (const s of servers) addresses.push(String((await withTimeout(s.first, 20_000, 'bench chunk server')).address))
 
       const rows: Row[] = []
+      const pids = new Map(servers.map((s, i) => [['head', 'middle', 'tail'][i]!, s.process.pid!] as const))
+      const blank = { 'of raw ws': '', 'chain latency ms': '', 'writer CPU ms/MiB': '', 'servers: CPU ms / page faults, per MiB': '' }
       const rawWs = await rawWsUpload()
-      rows.push({ measure: `raw ws upload, 1 MiB messages, one hop`, 'MB/s': round(rawWs), 'of raw ws': '100%', 'chain latency ms': '' })
+      rows.push({ measure: `raw ws upload, 1 MiB messages, one hop`, 'MB/s': round(rawWs), ...blank, 'of raw ws': '100%' })
       const disk = await diskWrite()
-      rows.push({ measure: `disk: 4 MiB files written + fsync + rename`, 'MB/s': round(disk), 'of raw ws': percent(disk, rawWs), 'chain latency ms': '' })
+      rows.push({ measure: `disk: 4 MiB files written + fsync + rename`, 'MB/s': round(disk), ...blank, 'of raw ws': percent(disk, rawWs) })
       for (const inFlight of [1, 4]) {
         const single = await writeThroughChain(addresses.slice(0, 1), secretHex, inFlight)
-        rows.push({ measure: `1 chunk server, ${inFlight} block(s) in flight`, 'MB/s': round(single), 'of raw ws': percent(single, rawWs), 'chain latency ms': '' })
+        rows.push({ measure: `1 chunk server, ${inFlight} block(s) in flight`, 'MB/s': round(single.mbPerSecond), ...blank, 'of raw ws': percent(single.mbPerSecond, rawWs) })
       }
       for (const inFlight of [1, 4]) {
         const before = await chainLatency(servers[0]!)
+        const cpuBefore = await costSnapshot(pids)
         const chained = await writeThroughChain(addresses, secretHex, inFlight)
+        const cpuAfter = await costSnapshot(pids)
         const after = await chainLatency(servers[0]!)
         rows.push({
           measure: `chain of 3, ${inFlight} block(s) in flight`,
-          'MB/s': round(chained),
-          'of raw ws': percent(chained, rawWs),
+          'MB/s': round(chained.mbPerSecond),
+          'of raw ws': percent(chained.mbPerSecond, rawWs),
           'chain latency ms': round(((after.seconds - before.seconds) / (after.count - before.count)) * 1000, 1),
+          'writer CPU ms/MiB': round(chained.cpuMs / TOTAL_MIB, 1),
+          'servers: CPU ms / page faults, per MiB': formatCost(costPerMiB(cpuBefore, cpuAfter, TOTAL_MIB)),
         })
       }
       return rows

@@ -6,7 +6,9 @@
  * measured in the same run. Targets (ANCHORS.md, MooseFS with three copies on these machines):
  * put >= 125 MB/s, get >= 468 MB/s; client peak RSS during the put < 256 MiB.
  *
- * MB/s is 10^6 bytes/s, as dd reports it. BENCH_DATA_CPU_PROF=DIR runs the client child with
+ * MB/s is 10^6 bytes/s, as dd reports it. The put and the get run in separate client processes;
+ * each phase reports CPU ms and minor page faults per MiB of the client and of every daemon
+ * (/proc/<pid>/stat), which load from other processes distorts less than MB/s. BENCH_DATA_CPU_PROF=DIR runs the client child with
  * --cpu-prof and writes its .cpuprofile there.
  *
  *   npm run bench -- data
@@ -15,7 +17,9 @@
 import { round, percent, type Benchmark, type Row } from './lib/bench.js'
 import { diskWriteMBs, rawWsUploadMBs } from './lib/data-baselines.js'
 import { runDataClient, startDataCluster } from './lib/data-cluster.js'
+import type { DataClientResult } from './lib/data-client.child.js'
 import { seededDigest } from './lib/data-stream.js'
+import { costPerMiB, costSnapshot, formatCost, type ProcessCost } from './lib/proc-cpu.js'
 
 const MIB = 1024 * 1024
 const TOTAL_MIB = Number(process.env.BENCH_DATA_MIB ?? 1024)
@@ -37,19 +41,28 @@ export const benchmark: Benchmark = {
     const rawWs = await rawWsUploadMBs(bytes)
     const disk = await diskWriteMBs(bytes)
     const cluster = await startDataCluster({ metas: 3, chunks: 3 })
-    let result
+    const execArgv = CPU_PROF_DIR === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', CPU_PROF_DIR]
+    const timeoutMs = Math.max(300_000, TOTAL_MIB * 2000)
+    let result: { put: NonNullable<DataClientResult['put']>; get: NonNullable<DataClientResult['get']>; vmHwm: number }
+    const daemonCost: Record<'put' | 'get', Map<string, ProcessCost>> = { put: new Map(), get: new Map() }
     try {
-      result = await runDataClient({
-        addresses: cluster.addresses, secretHex: cluster.secretHex, path: '/bench.bin', seed: 'bench-data', bytes, mode: 'both',
-      }, {
-        timeoutMs: Math.max(300_000, TOTAL_MIB * 2000),
-        execArgv: CPU_PROF_DIR === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', CPU_PROF_DIR],
-      })
+      const state = await cluster.daemons()
+      const pids = new Map([...state.chunks, ...state.metas].map((d) => [d.id, d.pid] as const))
+      const config = { addresses: cluster.addresses, secretHex: cluster.secretHex, path: '/bench.bin', seed: 'bench-data', bytes }
+      // Put and get in separate client processes, so each phase's daemon CPU is its own.
+      const beforePut = await costSnapshot(pids)
+      const putRun = await runDataClient({ ...config, mode: 'put' }, { timeoutMs, execArgv })
+      const afterPut = await costSnapshot(pids)
+      const getRun = await runDataClient({ ...config, mode: 'get' }, { timeoutMs, execArgv })
+      const afterGet = await costSnapshot(pids)
+      daemonCost.put = costPerMiB(beforePut, afterPut, TOTAL_MIB)
+      daemonCost.get = costPerMiB(afterPut, afterGet, TOTAL_MIB)
+      result = { put: putRun.put!, get: getRun.get!, vmHwm: putRun.vmHwm }
     } finally {
       await cluster.stop()
     }
-    const put = result.put!
-    const got = result.get!
+    const put = result.put
+    const got = result.get
     const expected = await seededDigest('bench-data', bytes)
     if (put.sha256 !== expected || got.sha256 !== expected || got.bytes !== bytes) {
       throw new Error(`data bench: the file read back differs (put ${put.sha256}, get ${got.sha256}, expected ${expected})`)
@@ -73,7 +86,17 @@ export const benchmark: Benchmark = {
         verdict: meets(putRssMiB < RSS_TARGET_MIB), 'of raw ws': '',
       },
       { measure: 'client peak RSS during the get (50 ms samples)', value: round(got.peakRss / MIB), unit: 'MiB', target: '', verdict: '', 'of raw ws': '' },
-      { measure: 'client VmHWM, whole run', value: round(result.vmHwm / MIB), unit: 'MiB', target: '', verdict: '', 'of raw ws': '' },
+      {
+        measure: 'put: client CPU per MiB; daemons', value: round(put.cpuMs / TOTAL_MIB, 1), unit: 'ms/MiB', target: '', verdict: '',
+        'of raw ws': '', 'daemons: CPU ms / page faults, per MiB': formatCost(daemonCost.put),
+      },
+      { measure: 'put: client page faults per MiB', value: round(put.faults / TOTAL_MIB), unit: '/MiB', target: '', verdict: '', 'of raw ws': '' },
+      {
+        measure: 'get: client CPU per MiB; daemons', value: round(got.cpuMs / TOTAL_MIB, 1), unit: 'ms/MiB', target: '', verdict: '',
+        'of raw ws': '', 'daemons: CPU ms / page faults, per MiB': formatCost(daemonCost.get),
+      },
+      { measure: 'get: client page faults per MiB', value: round(got.faults / TOTAL_MIB), unit: '/MiB', target: '', verdict: '', 'of raw ws': '' },
+      { measure: 'client VmHWM, put run', value: round(result.vmHwm / MIB), unit: 'MiB', target: '', verdict: '', 'of raw ws': '' },
     ]
     return rows
   },

@@ -12,7 +12,7 @@ import {
 } from '@tessera/protocol'
 import { BlockStore, ChunkServer } from '@tessera/chunk'
 import {
-  BlockReader, BlockWriter, ChunkConnections, FileWriter, chunkKeyOf, chunkKeyOfRef, loadHasher, nameBytes,
+  BlockReader, BlockWriter, ChunkConnections, DEFAULT_READ_AHEAD_BLOCKS, FileWriter, chunkKeyOf, chunkKeyOfRef, loadHasher, nameBytes,
   type BlockPlanner, type Location, type PlaceRequest, type Placement, type WrittenBlock,
 } from '../src/data/index.js'
 
@@ -212,6 +212,46 @@ describe('data path against real chunk servers', function () {
     expect(writer.peakInflightBytes).to.equal(peak)
     const back = await new BlockReader({ planner, connections }).readRange(result.blocks, 0, bytes.byteLength)
     expect(back.equals(bytes)).to.equal(true)
+  })
+
+  it('recycles block buffers: at most maxParallel + 1 exist, and none is refilled while its block is in flight', async () => {
+    const buffers = new Set<ArrayBufferLike>()
+    const seen: Buffer[] = []
+    const slow = {
+      writeBlock: async (bytes: Uint8Array): Promise<WrittenBlock> => {
+        buffers.add(bytes.buffer)
+        const before = Buffer.from(bytes)
+        await new Promise((resolve) => setTimeout(resolve, 2))
+        expect(Buffer.from(bytes).equals(before), 'block bytes changed while in flight').to.equal(true)
+        seen.push(before)
+        return { ref: { key: '0'.repeat(16), len: bytes.byteLength, used: bytes.byteLength }, copies: [], underReplicated: false }
+      },
+    } as BlockWriter
+    const blockSize = 64 * 1024
+    const writer = new FileWriter(slow, { blockSize, maxParallel: 3 })
+    const bytes = patternBytes(40 * blockSize + 99, 6)
+    await writeAll(writer, bytes, 10_000)
+    expect(seen).to.have.length(41)
+    expect(Buffer.concat(seen.sort((a, b) => bytes.indexOf(a) - bytes.indexOf(b))).equals(bytes)).to.equal(true)
+    expect(buffers.size).to.be.at.most(3 + 1)
+  })
+
+  it('a sequential reader fetches several blocks ahead by default, each once', async () => {
+    expect(DEFAULT_READ_AHEAD_BLOCKS).to.be.above(1)
+    let located = 0
+    const counting: BlockPlanner = {
+      placeBlock: (request) => planner.placeBlock(request),
+      locateBlock: (ref) => { located++; return planner.locateBlock(ref) },
+      reportBadCopy: (ref, server) => planner.reportBadCopy(ref, server),
+    }
+    const reader = new BlockReader({ planner: counting, connections })
+    const first = await reader.readRange(written.blocks, 0, MiB)
+    const second = await reader.readRange(written.blocks, MiB, MiB)
+    // Block 0 directly, block 1 as the first sequential read, then the blocks after it at once.
+    expect(located).to.equal(2 + DEFAULT_READ_AHEAD_BLOCKS)
+    const rest = await reader.readRange(written.blocks, 2 * MiB, fileBytes.byteLength)
+    expect(Buffer.concat([first, second, rest]).equals(fileBytes)).to.equal(true)
+    expect(reader.fetchCount).to.equal(written.blocks.length)
   })
 
   it('fails over from a corrupted copy and reports it', async () => {

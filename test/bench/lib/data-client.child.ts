@@ -31,6 +31,10 @@ export interface PhaseResult {
   sha256: string
   /** Highest sampled RSS during this phase. */
   peakRss: number
+  /** CPU time (user + system) this process spent in the phase, ms. */
+  cpuMs: number
+  /** Minor page faults of this process in the phase. */
+  faults: number
 }
 
 export interface DataClientResult {
@@ -60,6 +64,11 @@ class RssSampler {
   }
 }
 
+function cpuMsSince(start: NodeJS.CpuUsage): number {
+  const used = process.cpuUsage(start)
+  return (used.user + used.system) / 1000
+}
+
 async function vmHwm(): Promise<number> {
   const status = await readFile('/proc/self/status', 'utf8')
   const kib = /VmHWM:\s+(\d+)\s+kB/.exec(status)?.[1]
@@ -87,11 +96,17 @@ async function put(files: FileStore, config: DataClientConfig): Promise<DataClie
     }
   })
   const sampler = new RssSampler()
+  const cpu = process.cpuUsage()
+  const faults = process.resourceUsage().minorPageFault
   const started = performance.now()
   try {
     const result = await files.putFile(config.path, source)
     const seconds = (performance.now() - started) / 1000
-    return { seconds, bytes: digest.bytes, sha256: digest.hex(), peakRss: sampler.stop(), blocks: result.blocks.length, underReplicated: result.underReplicated }
+    return {
+      seconds, bytes: digest.bytes, sha256: digest.hex(), peakRss: sampler.stop(),
+      cpuMs: cpuMsSince(cpu), faults: process.resourceUsage().minorPageFault - faults,
+      blocks: result.blocks.length, underReplicated: result.underReplicated,
+    }
   } finally {
     sampler.stop()
   }
@@ -101,12 +116,14 @@ async function get(files: FileStore, config: DataClientConfig): Promise<PhaseRes
   const digest = new StreamDigest()
   const sink = hashingSink(digest)
   const sampler = new RssSampler()
+  const cpu = process.cpuUsage()
+  const faults = process.resourceUsage().minorPageFault
   const started = performance.now()
   try {
     const bytes = await files.getFile(config.path, sink)
     const seconds = (performance.now() - started) / 1000
     await new Promise<void>((resolve, reject) => sink.end((err?: Error | null) => (err ? reject(err) : resolve())))
-    return { seconds, bytes, sha256: digest.hex(), peakRss: sampler.stop() }
+    return { seconds, bytes, sha256: digest.hex(), peakRss: sampler.stop(), cpuMs: cpuMsSince(cpu), faults: process.resourceUsage().minorPageFault - faults }
   } finally {
     sampler.stop()
   }

@@ -4,7 +4,8 @@
  * at a time, acting as meta for the tokens. Reports MB/s over IPC and exits.
  *
  * Input (env TESSERA_BENCH_WRITER, JSON): { addresses, secretHex, totalBytes, blockBytes, inFlight }.
- * Output (IPC): { mbPerSecond, blocks, seconds } or { error }.
+ * Output (IPC): { mbPerSecond, blocks, seconds, cpuMs } or { error }; cpuMs is this process's CPU
+ * time (user + system) while writing.
  */
 import { randomFillSync } from 'node:crypto'
 import { RpcClient, chunkServerCatalogue, signBlockToken } from '@tessera/protocol'
@@ -30,6 +31,7 @@ async function main(): Promise<Record<string, unknown>> {
   try {
     await client.ready()
     let next = 0
+    const cpu = process.cpuUsage()
     const started = performance.now()
     await Promise.all(Array.from({ length: input.inFlight }, async () => {
       while (next < blocks.length) {
@@ -43,7 +45,8 @@ async function main(): Promise<Record<string, unknown>> {
       }
     }))
     const seconds = (performance.now() - started) / 1000
-    return { mbPerSecond: (count * input.blockBytes) / (1024 * 1024) / seconds, blocks: count, seconds }
+    const used = process.cpuUsage(cpu)
+    return { mbPerSecond: (count * input.blockBytes) / (1024 * 1024) / seconds, blocks: count, seconds, cpuMs: (used.user + used.system) / 1000 }
   } finally {
     await client.close()
   }

@@ -6,7 +6,11 @@
  *   checked against its key (length and xxh64 with the key's seed);
  * - a copy that fails verification or is missing is reported (planner.reportBadCopy) and the
  *   next replica is tried; a server that is down is skipped, not reported;
- * - sequential reads fetch whole blocks into a small cache and fetch the next block ahead.
+ * - sequential reads fetch whole blocks into a small cache and fetch the next blocks ahead
+ *   (several at once: one block's fetch is a round trip and a disk read on the server, which
+ *   alone would leave the link idle between blocks);
+ * - bytes are copied once on their way in (pieces into the block's buffer); a range inside one
+ *   block is a view of it, so callers must not modify what readRange returns.
  *
  * A file's bytes past the sum of its blocks' `used` (a hole at the tail) are the caller's to
  * supply: readRange returns fewer bytes there.
@@ -22,11 +26,19 @@ export interface BlockReaderOptions {
   planner: BlockPlanner
   connections: ChunkConnections
   logger?: Logger
-  /** Blocks fetched ahead of a sequential reader; 0 disables; default 1. */
+  /** Blocks fetched ahead of a sequential reader; 0 disables; default DEFAULT_READ_AHEAD_BLOCKS. */
   readAheadBlocks?: number
   /** Whole-call timeout of one block.read; default 60 s. */
   callTimeoutMs?: number
 }
+
+/**
+ * Read-ahead of a sequential reader by default: 2 blocks (8 MiB at the default block size), so
+ * the next block's round trip and disk read hide behind the one being consumed. Measured on a
+ * 3+3 cluster (gets of 256 MiB, alternating, on a loaded host, so within noise): 2 was at least
+ * as fast as 1 and 4, with fewer page faults and ~10 MiB less RSS than 4.
+ */
+export const DEFAULT_READ_AHEAD_BLOCKS = 2
 
 /** Codes that mean "this copy is bad or gone", as opposed to "this server is unreachable". */
 const BAD_COPY_CODES = ['CHECKSUM_MISMATCH', 'ENOENT', 'EIO'] as const
@@ -50,7 +62,7 @@ export class BlockReader {
 
   constructor(private readonly options: BlockReaderOptions) {
     this.logger = options.logger ?? silentLogger()
-    this.readAhead = options.readAheadBlocks ?? 1
+    this.readAhead = options.readAheadBlocks ?? DEFAULT_READ_AHEAD_BLOCKS
     this.callTimeoutMs = options.callTimeoutMs ?? 60_000
   }
 
@@ -59,7 +71,10 @@ export class BlockReader {
     return this.fetches
   }
 
-  /** `length` bytes at `offset` of the file made of `refs` (fewer at the end of the blocks). */
+  /**
+   * `length` bytes at `offset` of the file made of `refs` (fewer at the end of the blocks). The
+   * result may share memory with the reader's block cache: read it, do not modify it.
+   */
   async readRange(refs: readonly BlockRef[], offset: number, length: number): Promise<Buffer> {
     if (!Number.isSafeInteger(offset) || offset < 0 || !Number.isSafeInteger(length) || length < 0) {
       throw new TesseraError('EINVAL', `bad range ${offset}+${length}`)
@@ -69,7 +84,7 @@ export class BlockReader {
     const parts = await Promise.all(touched.map((t) => this.readPart(t, sequential)))
     const last = touched.at(-1)
     if (sequential && last !== undefined) this.prefetch(refs, last.index + 1)
-    const out = Buffer.concat(parts)
+    const out = parts.length === 1 ? parts[0]! : Buffer.concat(parts)
     this.lastEnd = offset + out.byteLength
     return out
   }
@@ -145,14 +160,17 @@ export class BlockReader {
     this.fetches++
     const client = await this.options.connections.connect(server)
     const call = await client.open('block.read', { key, offset, length, token }, { timeoutMs: this.callTimeoutMs })
-    const parts: Uint8Array[] = []
+    // One buffer for the whole range, each piece copied in as it arrives: the only copy here.
+    // Allocated with the first piece, i.e. once the server has accepted the range.
+    let out: Buffer | undefined
     let received = 0
     let failure: unknown
     try {
       for await (const piece of call.reader) {
+        if (received + piece.byteLength > length) throw new TesseraError('EIO', `${server} sent more than the ${length} bytes asked for`)
+        out ??= Buffer.allocUnsafeSlow(length)
+        out.set(piece, received)
         received += piece.byteLength
-        if (received > length) throw new TesseraError('EIO', `${server} sent more than the ${length} bytes asked for`)
-        parts.push(piece)
       }
     } catch (err) {
       failure = err
@@ -165,7 +183,7 @@ export class BlockReader {
     if (answer.length !== length || received !== length) {
       throw new TesseraError('EIO', `${server} answered ${answer.length} bytes and sent ${received}, ${length} asked for`)
     }
-    return Buffer.concat(parts, received)
+    return out ?? Buffer.alloc(0)
   }
 }
 

@@ -5,6 +5,10 @@
  * `maxInflightBytes`; `write` waits when the next block would pass the bound. With the block
  * being filled, a FileWriter holds at most maxInflightBytes + blockSize of file data. Identical
  * blocks get identical keys, so the chunk servers store them once.
+ *
+ * Block buffers are recycled: once a block's write settles, its buffer fills the next block. A
+ * fresh 4 MiB buffer per block made every byte of the file land in memory the process had never
+ * touched (a page fault per 4 KiB, several times the cost of the copy itself: FACTS.md).
  */
 import { TesseraError, asTesseraError, type BlockRef } from '@tessera/protocol'
 import type { BlockWriter, WrittenBlock } from './block-writer.js'
@@ -35,6 +39,8 @@ export class FileWriter {
   readonly maxParallel: number
   readonly maxInflightBytes: number
   private fill: Buffer | undefined
+  /** Block buffers whose writes have settled, ready to fill again. */
+  private readonly spare: Buffer[] = []
   private filled = 0
   private size = 0
   private readonly written: WrittenBlock[] = []
@@ -96,7 +102,7 @@ export class FileWriter {
     let at = 0
     while (at < chunk.byteLength) {
       this.throwIfFailed()
-      this.fill ??= Buffer.allocUnsafe(this.blockSize)
+      this.fill ??= this.spare.pop() ?? Buffer.allocUnsafeSlow(this.blockSize)
       const take = Math.min(this.blockSize - this.filled, chunk.byteLength - at)
       this.fill.set(chunk.subarray(at, at + take), this.filled)
       this.filled += take
@@ -108,7 +114,8 @@ export class FileWriter {
 
   /** Starts writing the filling block once the bounds allow it. */
   private async handOff(): Promise<void> {
-    const bytes = this.fill!.subarray(0, this.filled)
+    const buffer = this.fill!
+    const bytes = buffer.subarray(0, this.filled)
     this.fill = undefined
     this.filled = 0
     while (this.running.size >= this.maxParallel || this.inflight + bytes.byteLength > this.maxInflightBytes) {
@@ -125,6 +132,10 @@ export class FileWriter {
     ).finally(() => {
       this.inflight -= bytes.byteLength
       this.running.delete(task)
+      // The writer is done with the bytes (its retries included): the buffer may fill again.
+      // A buffer is allocated only when none is spare, so there are never more than the blocks
+      // that can be in flight at once plus the one filling: the memory bound above holds.
+      if (!this.finished) this.spare.push(buffer)
     })
     this.running.add(task)
   }

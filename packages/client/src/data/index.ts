@@ -8,7 +8,7 @@ export type { BlockPlanner, PlaceRequest, Placement, Location } from './planner.
 export { ChunkConnections, type ChunkConnectionsOptions } from './connections.js'
 export { BlockWriter, MAX_PIECE_BYTES, type BlockWriterOptions, type WrittenBlock } from './block-writer.js'
 export { FileWriter, DEFAULT_BLOCK_SIZE, type FileWriterOptions, type FileWriteResult } from './file-writer.js'
-export { BlockReader, type BlockReaderOptions } from './block-reader.js'
+export { BlockReader, DEFAULT_READ_AHEAD_BLOCKS, type BlockReaderOptions } from './block-reader.js'
 export {
   chunkKeyOfRef, blockIdOfChunkKey, nameOfRef, nameOfChunkKey, chunkKeyOf, blockIdOf, nameBytes, bytesMatch, loadHasher,
   MAX_KEY_SEED, type BlockName,
