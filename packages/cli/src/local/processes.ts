@@ -13,8 +13,16 @@ export function tesseraBin(): string {
   return fileURLToPath(new URL('../../../bin/tessera.js', import.meta.url))
 }
 
+/**
+ * glibc malloc settings for the daemons: ws receives every message of the data path into a fresh
+ * buffer of up to a few MiB, which malloc serves by mmap and returns by munmap (then page faults
+ * on every message) unless its mmap threshold is raised. Measured on the chain: page faults per
+ * MiB 33-52 -> 11-18, about 10% less CPU. The systemd units set the same.
+ */
+export const DAEMON_GLIBC_TUNABLES = 'glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=536870912'
+
 /** Starts `tessera <args>` detached, with stdout and stderr appended to `logFile`. */
-export function spawnDaemon(args: string[], logFile: string, env: NodeJS.ProcessEnv = process.env): number {
+export function spawnDaemon(args: string[], logFile: string, env: NodeJS.ProcessEnv = daemonEnv()): number {
   const log = openSync(logFile, 'a')
   try {
     const child = spawn(process.execPath, [tesseraBin(), ...args], {
@@ -28,6 +36,11 @@ export function spawnDaemon(args: string[], logFile: string, env: NodeJS.Process
   } finally {
     closeSync(log)
   }
+}
+
+/** This process's environment, with DAEMON_GLIBC_TUNABLES unless GLIBC_TUNABLES is set. */
+export function daemonEnv(): NodeJS.ProcessEnv {
+  return { ...process.env, GLIBC_TUNABLES: process.env.GLIBC_TUNABLES ?? DAEMON_GLIBC_TUNABLES }
 }
 
 /** True when `pid` is alive and its command line contains `marker` (e.g. its data directory). */
