@@ -26,6 +26,7 @@
  */
 import type { BTree } from './btree.js'
 import { holdersOf, type Holders } from './holders.js'
+import { numberKey, numberKeyPrefix, splitNumberKey } from './number-key.js'
 
 /** Most blocks one retireBlocks command names. */
 export const MAX_RETIRE_BATCH = 4096
@@ -46,19 +47,12 @@ export interface RetireReply {
   orders: number
 }
 
-function serverPrefix(num: number): string {
-  return [num.toString(36), '\0'].join('')
-}
+const serverPrefix: (num: number) => string = numberKeyPrefix
 
-export function orderKey(num: number, id: string): string {
-  return [num.toString(36), '\0', id].join('')
-}
+export const orderKey: (num: number, id: string) => string = numberKey
 
 /** (server number, block id) of an order key. */
-export function splitOrderKey(key: string): [num: number, id: string] {
-  const nul = key.indexOf('\0')
-  return [parseInt(key.slice(0, nul), 36), key.slice(nul + 1)]
-}
+export const splitOrderKey: (key: string) => [num: number, id: string] = splitNumberKey
 
 /**
  * Retires each block that is still unreferenced since `cutoffMs` or earlier and has no

@@ -20,6 +20,7 @@ import { numberTree, stringTree, type BTree } from './btree.js'
 import type { ChunkServerRecord } from './cluster-map.js'
 import type { Holders } from './holders.js'
 import type { Inode } from './inode.js'
+import { numberKey, numberKeyPrefix, splitNumberKey } from './number-key.js'
 import type { LockEntry } from './locks.js'
 
 export interface Session {
@@ -104,16 +105,9 @@ export function cloneTables(t: Tables): Tables {
 }
 
 /** The prefix shared by every entry key of directory `parent`. */
-export function dirPrefix(parent: number): string {
-  return [parent.toString(36), '\0'].join('')
-}
+export const dirPrefix: (parent: number) => string = numberKeyPrefix
 
-export function dentryKey(parent: number, name: string): string {
-  return [parent.toString(36), '\0', name].join('')
-}
+export const dentryKey: (parent: number, name: string) => string = numberKey
 
 /** Splits an entry key back into (parent, name). */
-export function splitDentryKey(key: string): [parent: number, name: string] {
-  const nul = key.indexOf('\0')
-  return [parseInt(key.slice(0, nul), 36), key.slice(nul + 1)]
-}
+export const splitDentryKey: (key: string) => [parent: number, name: string] = splitNumberKey
