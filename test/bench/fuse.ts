@@ -2,10 +2,11 @@
  * The FUSE mount over a real local cluster (`tessera up --metas 3 --chunks 3 --mount` in a tmp
  * dir, default 4 MiB blocks, three copies): dd write with conv=fsync, dd read after dropping the
  * page cache, 4 KiB random reads (fio when installed, else a node child doing pread), create /
- * stat / unlink of empty files, and `cp -r` of 5,000 small files; each beside its target
- * (MooseFS with three copies on these machines, and the fuse-native ceiling, shared/FACTS.md).
+ * stat / unlink of empty files, `xargs touch` of new files, and `cp -r` of 5,000 small files;
+ * each beside its target (MooseFS with three copies on these machines, and the fuse-native
+ * ceiling, shared/FACTS.md). The mount's call counts (Vfs.stats, logged at unmount) go to stderr.
  *
- * Every operation runs in a child process (dd, cp, fio, node): the mount is served by the
+ * Every operation runs in a child process (dd, cp, fio, node, xargs touch): the mount is served by the
  * background `tessera mount` process, never by this one. Sizes: BENCH_FUSE_MIB (default 1024),
  * BENCH_FUSE_FILES (default 10000), BENCH_FUSE_CP_FILES (default 5000), BENCH_FUSE_RANDOM_S
  * (seconds of random reads, default 10).
@@ -105,6 +106,21 @@ async function smallTree(root: string, files: number): Promise<void> {
   }
 }
 
+/** The counts of the mount's last 'vfs: calls made' log line (logged when it unmounts). */
+function vfsCallsOf(log: string): Record<string, number> | undefined {
+  let found: Record<string, number> | undefined
+  for (const line of log.split('\n')) {
+    if (!line.includes('vfs: calls made')) continue
+    try {
+      const parsed = JSON.parse(line) as { calls?: Record<string, number> }
+      if (parsed.calls !== undefined) found = parsed.calls
+    } catch {
+      // not a JSON log line
+    }
+  }
+  return found
+}
+
 export const benchmark: Benchmark = {
   name: 'fuse',
   description: 'tessera mount on a 3+3 local cluster: dd write/read, 4 KiB random reads, create/stat/unlink, cp -r',
@@ -150,6 +166,12 @@ export const benchmark: Benchmark = {
         rows.push({ test: `${op} ${FILES.toLocaleString('en-US')} empty files`, measured: round(FILES / seconds), unit: 'files/s', target: op === 'create' ? '1,893 (MooseFS)' : '-', note: '' })
       }
 
+      // The MooseFS anchor's own method: xargs touch of new names (create + utimens(now) each).
+      const touchDir = join(mnt, 'touched')
+      await mkdir(touchDir)
+      const touched = await must('xargs touch', run('sh', ['-c', `seq 0 ${FILES - 1} | sed 's/^/t/' | xargs touch`], 600_000, touchDir))
+      rows.push({ test: `xargs touch ${FILES.toLocaleString('en-US')} new files`, measured: round(FILES / touched.seconds), unit: 'files/s', target: '1,893 (MooseFS)', note: 'includes sh/seq start' })
+
       await smallTree(join(local, 'tree'), CP_FILES)
       const cp = await must('cp -r', run('cp', ['-r', join(local, 'tree'), join(mnt, 'tree')]))
       rows.push({ test: `cp -r ${CP_FILES.toLocaleString('en-US')} small files`, measured: round(cp.seconds, 1), unit: 's', target: '13.8 (MooseFS)', note: '' })
@@ -161,6 +183,8 @@ export const benchmark: Benchmark = {
       }
       const mountLog = await readFile(join(cluster, 'logs', 'mount.log'), 'utf8').catch(() => '')
       if (mountLog.includes('"level":50')) process.stderr.write('the mount logged errors (see its log)\n')
+      const calls = vfsCallsOf(mountLog)
+      if (calls !== undefined) process.stderr.write(`mount's calls over the whole run (Vfs.stats): ${JSON.stringify(calls)}\n`)
       await rm(dir, { recursive: true, force: true })
     }
     return rows

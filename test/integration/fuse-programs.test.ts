@@ -1,5 +1,5 @@
 /**
- * Real programs on a Tessera mount: git, tar, sqlite3, cp -r of 2,000 small files, and random
+ * Real programs on a Tessera mount: git, tar, sqlite3, cp -r of 1,000 small files, and random
  * writes into a file of many blocks, each checked against a copy on local disk or a model.
  * The mount comes from startTestMount() (support/test-mount.ts); this process only runs other
  * programs and uses async fs on local disk, so nothing here can block the FUSE server.
@@ -19,6 +19,9 @@ function git(cwd: string, ...args: string[]): ReturnType<typeof run> {
     cwd, timeoutMs: 30_000, env: { ...process.env, GIT_CONFIG_NOSYSTEM: '1', HOME: cwd },
   })
 }
+
+/** Small files the cp -r test copies: as many as the suite's time allows (see the test). */
+const FILES_TO_COPY = 1000
 
 function ok(result: { code: number; stdout: string; stderr: string }, what: string): string {
   expect(result.code, `${what}: ${result.stderr}`).to.equal(0)
@@ -121,20 +124,22 @@ describe('FUSE mount: real programs', function () {
     expect(check.trim().split('\n')).to.deep.equal(['ok', String(ids.length), String(ids.filter((i) => i % 7 === 0).length)])
   })
 
-  it('cp -r of 300 small files in 10 directories; diff -r finds no difference', async () => {
+  it('cp -r of 1,000 small files in 20 directories; diff -r finds no difference', async function () {
+    // Each small file costs a lookup, a create, a block placement, a block write through a chain
+    // of 3 and one commit on a real cluster (~30 ms on a quiet machine, several times that under
+    // load); `npm run bench -- fuse` measures cp -r of 5,000.
+    this.timeout(420_000)
     const src = local('many')
-    // Each small file costs a create, a block write through a chain of 3 and two meta commits on a
-    // real cluster (~0.1 s here); `npm run bench -- fuse` measures cp -r of 5,000.
-    await makeTree(src, 300, 10, 'many')
+    await makeTree(src, FILES_TO_COPY, 20, 'many')
     const started = Date.now()
-    ok(await run('cp', ['-r', src, at('many')], { timeoutMs: 60_000 }), 'cp -r')
+    ok(await run('cp', ['-r', src, at('many')], { timeoutMs: 300_000 }), 'cp -r')
     const copyMs = Date.now() - started
-    const diff = await run('diff', ['-r', src, at('many')], { timeoutMs: 60_000 })
+    const diff = await run('diff', ['-r', src, at('many')], { timeoutMs: 120_000 })
     expect(diff.stdout + diff.stderr).to.equal('')
     expect(diff.code).to.equal(0)
-    const count = ok(await run('find', [at('many'), '-type', 'f']), 'find').trim().split('\n').length
-    expect(count).to.equal(300)
-    expect(copyMs).to.be.below(60_000)
+    const count = ok(await run('find', [at('many'), '-type', 'f'], { timeoutMs: 60_000 }), 'find').trim().split('\n').length
+    expect(count).to.equal(FILES_TO_COPY)
+    expect(copyMs).to.be.below(300_000)
   })
 
   it('random writes into a file of many blocks read back as the in-memory model says', async () => {

@@ -46,9 +46,15 @@ describe('Vfs commits: meta writes per file', function () {
   after(async () => {
     await meta.stop()
   })
+  let tellMeta: (written: readonly BlockCopies[]) => Promise<void>
+
+  before(async () => {
+    tellMeta = await meta.standInChunkServer(SERVER)
+  })
   beforeEach(() => {
     client = meta.client()
     data = new InMemoryDataPath(BLOCK, SERVER)
+    data.tellMeta = tellMeta
     execs = recordExecs(client, data)
   })
 

@@ -4,9 +4,9 @@
  */
 import { expect } from 'chai'
 import { randomBytes } from 'node:crypto'
-import { TesseraError, type Credentials } from '@tessera/protocol'
+import { TesseraError, type BlockCopies, type Credentials } from '@tessera/protocol'
 import { OpenFlag, Vfs, type MetaClient } from '../src/index.js'
-import { InMemoryDataPath } from './support/in-memory-data-path.js'
+import { InMemoryDataPath, STAND_IN_SERVER } from './support/in-memory-data-path.js'
 import { SingleMeta } from './support/meta-cluster.js'
 
 const ROOT: Credentials = { uid: 0, gid: 0, groups: [] }
@@ -29,18 +29,21 @@ describe('Vfs file data', function () {
   let meta: SingleMeta
   let client: MetaClient
   let data: InMemoryDataPath
+  let tellMeta: (written: readonly BlockCopies[]) => Promise<void>
   let counter = 0
   const fresh = (): string => `/f${++counter}`
 
   before(async () => {
     meta = await SingleMeta.start()
     client = meta.client()
+    tellMeta = await meta.standInChunkServer(STAND_IN_SERVER)
   })
   after(async () => {
     await meta.stop()
   })
   beforeEach(() => {
     data = new InMemoryDataPath(BLOCK)
+    data.tellMeta = tellMeta
   })
 
   it('buffers writes, reads them back before any flush, and commits them on release', async () => {

@@ -29,6 +29,11 @@ export interface RangeReader {
   readRange(blocks: readonly BlockRef[], offset: number, length: number): Promise<Uint8Array>
 }
 
+/** One open file's reader; `close` frees what it holds (read-ahead blocks) when the file is closed. */
+export interface FileReader extends RangeReader {
+  close?(): void
+}
+
 export interface DataPath extends RangeReader {
   /** The cluster's block size: the VFS cuts the bytes it writes at this size. */
   readonly blockSize: number
@@ -46,5 +51,7 @@ export interface DataPath extends RangeReader {
    * A reader for one open file, so that sequential reads of it fetch ahead; without this method
    * the VFS reads every file through `readRange`.
    */
-  openReader?(): RangeReader
+  openReader?(): FileReader
+  /** The calls made so far, by kind (CallStats names), for the mount's log and metrics. */
+  callCounts?(): Record<string, number>
 }

@@ -16,17 +16,25 @@
 import {
   MAX_BLOCK_COPIES, MAX_COMMIT_WRITTEN, truncateBlockRefs, usedBytes, type Attr, type BlockCopies, type BlockRef, type Credentials, type Ino, type Timespec,
 } from '@tessera/protocol'
-import type { MetaClient } from '../meta-client.js'
-import type { DataPath, RangeReader } from './data-path.js'
+import type { NamespaceCalls } from './call-stats.js'
+import type { DataPath, FileReader } from './data-path.js'
 import { DirtyExtents, overlaySegments, type Segment } from './dirty-extents.js'
 import { Mutex } from './mutex.js'
 import { replaceRun, runsFor, type Run } from './pieces.js'
 
 export interface OpenFileDeps {
-  meta: MetaClient
+  meta: NamespaceCalls
   data: DataPath
   /** Called with the change of this file's buffered bytes (dirty and being written). */
   onMemory(delta: number): void
+}
+
+/** What an opener already knows of the file, so that it need not ask meta. */
+export interface KnownContents {
+  /** The file's block list, fresh from meta (or empty for a file just created). */
+  pieces: BlockRef[]
+  /** Set when the file was just created by this Vfs (Date.now() when the create was sent). */
+  createdAt?: number
 }
 
 function blockIdOf(ref: { key: string; len: number }): string {
@@ -65,12 +73,16 @@ export class OpenFile {
   private readonly unrecorded = new Map<string, BlockCopies>()
   private readonly lock = new Mutex()
   /** This file's reader (its own read-ahead state when the DataPath offers one). */
-  private readonly reader: RangeReader
+  private readonly reader: FileReader
 
-  constructor(readonly ino: Ino, attr: Attr, private readonly deps: OpenFileDeps, known?: { pieces: BlockRef[] }) {
+  /** When this Vfs created the file (ms since the epoch); unset for a file it opened. */
+  private readonly createdAt: number | undefined
+
+  constructor(readonly ino: Ino, attr: Attr, private readonly deps: OpenFileDeps, known?: KnownContents) {
     this.attr = attr
     this.size = attr.size
     this.pieces = known?.pieces
+    this.createdAt = known?.createdAt
     this.reader = deps.data.openReader?.() ?? deps.data
   }
 
@@ -143,6 +155,41 @@ export class OpenFile {
   /** Makes every local change durable and visible in meta (flush, fsync, release). */
   commit(cred: Credentials): Promise<void> {
     return this.lock.run(() => this.commitLocked(cred))
+  }
+
+  /**
+   * When this Vfs created the file (ms), while the file is as created within the last `withinMs`:
+   * nothing written, truncated or committed since, so its times are still the create's.
+   */
+  freshlyCreatedAt(now: number, withinMs: number): number | undefined {
+    const at = this.createdAt
+    if (at === undefined || this.version !== 0 || this.committed !== 0 || this.flushing.length > 0 || now - at > withinMs) return undefined
+    return at
+  }
+
+  /**
+   * Shrinks the file here only (truncate or O_TRUNC on a file open for writing): the next commit
+   * carries the shorter block list and size, so the truncate costs no meta write of its own.
+   * False when it cannot be done locally (the block list is not loaded and `size` is not 0, or
+   * `size` would grow the file): the caller asks meta instead.
+   */
+  truncateLocally(cred: Credentials, size: number): Promise<boolean> {
+    return this.lock.run(async () => {
+      if (size > this.size || (size > 0 && this.pieces === undefined)) return false
+      this.pieces = size === 0 ? [] : truncateBlockRefs(this.pieces!, size)
+      this.dirty.truncate(size)
+      this.size = size
+      this.version++
+      this.mtime = nowTimespec()
+      this.writerCred = cred
+      this.account()
+      return true
+    })
+  }
+
+  /** Frees what the file's reader holds (its last handle was released). */
+  close(): void {
+    this.reader.close?.()
   }
 
   /** Commits what is pending, then truncates in meta and here. */

@@ -12,16 +12,24 @@
  *   largest file's whole blocks are written back before the write returns.
  * - Every call takes the caller's credentials; meta checks permissions with them. Failures are
  *   TesseraErrors with a POSIX code.
+ * - Round trips are kept to what the semantics need, and counted (`stats()`, CallStats): an open
+ *   for reading asks meta once (getBlocks: fresh size and blocks, read access checked); an
+ *   ftruncate or O_TRUNC through a handle open for writing travels with the file's commit; a
+ *   utimens to now right after this Vfs created the file is already true (`touch`); a file
+ *   created and closed without writes commits nothing; an extended attribute found missing is
+ *   not asked for again within the attribute TTL, nor security.capability of a file this Vfs
+ *   just created (the kernel asks for it before every write(2)).
  */
 import {
-  FileMode, ROOT_INO, TesseraError, UTIME_NOW, asTesseraError, silentLogger,
+  FileMode, ROOT_INO, TesseraError, UTIME_NOW, asTesseraError, hasCode, silentLogger,
   type Attr, type Credentials, type DirEntry, type Ino, type Logger, type StatfsReply, type Timespec,
 } from '@tessera/protocol'
 import type { MetaClient } from '../meta-client.js'
 import { splitParent, splitPath } from '../paths.js'
 import { mayAccess, AccessMask } from './access.js'
+import { CallStats, countedNamespace, type NamespaceCalls } from './call-stats.js'
 import type { DataPath } from './data-path.js'
-import { OpenFile } from './open-file.js'
+import { OpenFile, type KnownContents } from './open-file.js'
 import { OpenFlag, readsAllowed, writesAllowed } from './open-flags.js'
 import { TtlCache } from './ttl-cache.js'
 
@@ -45,6 +53,20 @@ interface Handle {
 }
 
 const READDIR_PAGE = 1024
+/**
+ * A utimens to "now" this soon after this Vfs created the file (nothing else changed since) needs
+ * no meta write: the create's times are that "now" already (`touch` of a new file: the create
+ * and the utimens are one command's two calls). libfuse 2 hands "now" over as the kernel's
+ * current time, so a time between the create's request and the utimens counts as "now" too; a
+ * time from before the create (cp -p, tar) does not.
+ */
+const FRESH_CREATE_MS = 1000
+/** The kernel stamps "now" from its coarse clock, up to a few ticks behind the fine one. */
+const COARSE_CLOCK_MS = 10
+
+function msOf(t: Timespec): number {
+  return t.sec * 1000 + t.nsec / 1_000_000
+}
 const MAX_HANDLES = 0xffff_fffe
 
 function isDir(attr: Attr): boolean {
@@ -65,15 +87,28 @@ export class Vfs {
   private readonly logger: Logger
   private readonly attrs: TtlCache<Ino, Attr>
   private readonly entries: TtlCache<string, Ino>
+  /**
+   * Extended attributes meta said a caller's inode lacks (ENODATA), by inode, credentials and
+   * name, for the attribute TTL: the kernel asks for security.capability before every write(2)
+   * to a FUSE file, which would otherwise cost a meta read per write call.
+   */
+  private readonly missingXattrs: TtlCache<string, true>
+  /** Bumped by every local xattr change: an answer to a getxattr sent before it is not cached. */
+  private xattrChanges = 0
   private readonly files = new Map<Ino, OpenFile>()
   private readonly handles = new Map<number, Handle>()
   private nextHandle = 1
   private buffered = 0
+  private readonly calls = new CallStats()
+  /** `meta`'s exec and query, counted in `calls`. */
+  private readonly ns: NamespaceCalls
 
   constructor(readonly meta: MetaClient, readonly data: DataPath, options: VfsOptions = {}) {
     this.logger = options.logger ?? silentLogger()
+    this.ns = countedNamespace(meta, this.calls)
     this.attrs = new TtlCache(options.attrTtlMs ?? 1000)
     this.entries = new TtlCache(options.entryTtlMs ?? 1000)
+    this.missingXattrs = new TtlCache(options.attrTtlMs ?? 1000)
     this.maxDirtyBytes = options.maxDirtyBytes ?? 256 * 1024 * 1024
     if (!(this.maxDirtyBytes >= data.blockSize)) throw new TesseraError('EINVAL', `maxDirtyBytes must be at least one block (${data.blockSize})`)
   }
@@ -86,6 +121,11 @@ export class Vfs {
   /** Open handles. */
   get openHandles(): number {
     return this.handles.size
+  }
+
+  /** The calls made so far to meta and (when the DataPath counts them) to the cluster, by kind (CallStats). */
+  stats(): Record<string, number> {
+    return { ...this.calls.snapshot(), ...this.data.callCounts?.() }
   }
 
   // ---- attributes and names ----
@@ -109,7 +149,7 @@ export class Vfs {
     const entries: DirEntry[] = []
     let after: string | undefined
     for (;;) {
-      const page = await this.meta.query({ op: 'readdir', cred, ino, limit: READDIR_PAGE, ...(after === undefined ? {} : { after }) })
+      const page = await this.ns.query({ op: 'readdir', cred, ino, limit: READDIR_PAGE, ...(after === undefined ? {} : { after }) })
       entries.push(...page.entries)
       if (!page.more || page.entries.length === 0) return entries
       after = page.entries[page.entries.length - 1]!.name
@@ -118,37 +158,37 @@ export class Vfs {
 
   async readlink(cred: Credentials, path: string): Promise<string> {
     const ino = await this.lookupPath(cred, path)
-    return (await this.meta.query({ op: 'readlink', ino })).target
+    return (await this.ns.query({ op: 'readlink', ino })).target
   }
 
   async statfs(): Promise<StatfsReply> {
-    return this.meta.query({ op: 'statfs' })
+    return this.ns.query({ op: 'statfs' })
   }
 
   // ---- namespace changes ----
 
   async mkdir(cred: Credentials, path: string, mode: number): Promise<Attr> {
     const { parent, name } = await this.lookupParent(cred, path)
-    const { attr } = await this.meta.exec({ op: 'mkdir', cred, parent, name, mode: mode & FileMode.PERMS })
+    const { attr } = await this.ns.exec({ op: 'mkdir', cred, parent, name, mode: mode & FileMode.PERMS })
     return this.learned(parent, name, attr)
   }
 
   /** A regular file (mknod(2) of other types is refused by meta with EPERM). */
   async mknod(cred: Credentials, path: string, mode: number): Promise<Attr> {
     const { parent, name } = await this.lookupParent(cred, path)
-    const { attr } = await this.meta.exec({ op: 'mknod', cred, parent, name, mode })
+    const { attr } = await this.ns.exec({ op: 'mknod', cred, parent, name, mode })
     return this.learned(parent, name, attr)
   }
 
   async rmdir(cred: Credentials, path: string): Promise<void> {
     const { parent, name } = await this.lookupParent(cred, path)
-    await this.meta.exec({ op: 'rmdir', cred, parent, name })
+    await this.ns.exec({ op: 'rmdir', cred, parent, name })
     this.forget(parent, name)
   }
 
   async unlink(cred: Credentials, path: string): Promise<void> {
     const { parent, name } = await this.lookupParent(cred, path)
-    await this.meta.exec({ op: 'unlink', cred, parent, name })
+    await this.ns.exec({ op: 'unlink', cred, parent, name })
     this.forget(parent, name)
   }
 
@@ -156,7 +196,7 @@ export class Vfs {
   async rename(cred: Credentials, from: string, to: string, flags = 0): Promise<void> {
     const src = await this.lookupParent(cred, from)
     const dst = await this.lookupParent(cred, to)
-    await this.meta.exec({ op: 'rename', cred, parent: src.parent, name: src.name, newParent: dst.parent, newName: dst.name, flags })
+    await this.ns.exec({ op: 'rename', cred, parent: src.parent, name: src.name, newParent: dst.parent, newName: dst.name, flags })
     this.forget(src.parent, src.name)
     this.forget(dst.parent, dst.name)
   }
@@ -164,13 +204,13 @@ export class Vfs {
   async link(cred: Credentials, existing: string, newPath: string): Promise<Attr> {
     const ino = await this.lookupPath(cred, existing)
     const { parent, name } = await this.lookupParent(cred, newPath)
-    const { attr } = await this.meta.exec({ op: 'link', cred, ino, newParent: parent, newName: name })
+    const { attr } = await this.ns.exec({ op: 'link', cred, ino, newParent: parent, newName: name })
     return this.learned(parent, name, attr)
   }
 
   async symlink(cred: Credentials, target: string, path: string): Promise<Attr> {
     const { parent, name } = await this.lookupParent(cred, path)
-    const { attr } = await this.meta.exec({ op: 'symlink', cred, parent, name, target })
+    const { attr } = await this.ns.exec({ op: 'symlink', cred, parent, name, target })
     return this.learned(parent, name, attr)
   }
 
@@ -192,8 +232,17 @@ export class Vfs {
     const ino = await this.lookupPath(cred, path)
     const a = timeChange(atime)
     const m = timeChange(mtime)
+    const file = this.files.get(ino)
+    const now = Date.now()
+    const createdAt = file?.freshlyCreatedAt(now, FRESH_CREATE_MS)
+    const isNow = (t: TimeChange): boolean =>
+      t === 'now' || t === 'omit' || (createdAt !== undefined && msOf(t) >= createdAt - COARSE_CLOCK_MS && msOf(t) <= now)
+    // Setting times to now is the owner's right (or a writer's): the creator owns a new file.
+    if (file !== undefined && createdAt !== undefined && file.attr.uid === cred.uid && isNow(atime) && isNow(mtime)) {
+      return this.withLocal(file.attr)
+    }
     // Pending writes would set mtime again at their commit: commit them first.
-    await this.files.get(ino)?.commit(cred)
+    await file?.commit(cred)
     return this.setattr(cred, ino, { ...(a === undefined ? {} : { atime: a }), ...(m === undefined ? {} : { mtime: m }) })
   }
 
@@ -203,7 +252,7 @@ export class Vfs {
 
   async ftruncate(fh: number, size: number): Promise<Attr> {
     const handle = this.handle(fh)
-    return this.truncateIno(handle.cred, handle.file.ino, size)
+    return this.truncateIno(handle.cred, handle.file.ino, size, handle)
   }
 
   // ---- extended attributes ----
@@ -211,24 +260,42 @@ export class Vfs {
   /** flags: XattrFlag bits (CREATE, REPLACE). */
   async setxattr(cred: Credentials, path: string, name: string, value: Uint8Array, flags: number): Promise<void> {
     const ino = await this.lookupPath(cred, path)
-    await this.meta.exec({ op: 'setxattr', cred, ino, name, value, flags })
+    try {
+      await this.ns.exec({ op: 'setxattr', cred, ino, name, value, flags })
+    } finally {
+      this.xattrChanges++
+      this.missingXattrs.clear()
+    }
   }
 
   /** The value (ENODATA when the attribute is not set). */
   async getxattr(cred: Credentials, path: string, name: string): Promise<Uint8Array> {
     const ino = await this.lookupPath(cred, path)
-    const reply = await this.meta.query({ op: 'getxattr', cred, ino, name, size: 0xffff_ffff })
-    return reply.value ?? new Uint8Array(0)
+    const key = xattrKey(ino, cred, name)
+    if (this.missingXattrs.get(key) === true) throw new TesseraError('ENODATA', `no attribute ${name}`)
+    const changes = this.xattrChanges
+    try {
+      const reply = await this.ns.query({ op: 'getxattr', cred, ino, name, size: 0xffff_ffff })
+      return reply.value ?? new Uint8Array(0)
+    } catch (err) {
+      if (hasCode(err, 'ENODATA') && changes === this.xattrChanges) this.missingXattrs.set(key, true)
+      throw err
+    }
   }
 
   async listxattr(cred: Credentials, path: string): Promise<string[]> {
     const ino = await this.lookupPath(cred, path)
-    return (await this.meta.query({ op: 'listxattr', cred, ino, size: 0xffff_ffff })).names ?? []
+    return (await this.ns.query({ op: 'listxattr', cred, ino, size: 0xffff_ffff })).names ?? []
   }
 
   async removexattr(cred: Credentials, path: string, name: string): Promise<void> {
     const ino = await this.lookupPath(cred, path)
-    await this.meta.exec({ op: 'removexattr', cred, ino, name })
+    try {
+      await this.ns.exec({ op: 'removexattr', cred, ino, name })
+    } finally {
+      this.xattrChanges++
+      this.missingXattrs.clear()
+    }
   }
 
   // ---- open files ----
@@ -236,6 +303,16 @@ export class Vfs {
   /** open(2) of an existing regular file; returns a handle (> 0). */
   async open(cred: Credentials, path: string, flags: number): Promise<number> {
     const ino = await this.lookupPath(cred, path)
+    if (!writesAllowed(flags) && !this.files.has(ino)) {
+      const cached = this.attrs.get(ino)
+      if (cached !== undefined && isFile(cached)) {
+        // Close-to-open needs the file's committed size and blocks, fresh: one getBlocks brings
+        // both (meta checks read access with it), instead of a getattr now and a getBlocks at
+        // the first read. The other attributes stay the cached ones (at most the attr TTL old).
+        const fresh = await this.ns.query({ op: 'getBlocks', cred, ino })
+        return this.openHandle(cred, { ...cached, size: fresh.size }, flags, { pieces: fresh.blocks })
+      }
+    }
     const attr = await this.attrOf(ino, true) // close-to-open: never from the cache
     if (isDir(attr)) {
       if (writesAllowed(flags)) throw new TesseraError('EISDIR', `${path} is a directory`)
@@ -247,7 +324,7 @@ export class Vfs {
     const fh = this.openHandle(cred, attr, flags)
     if ((flags & OpenFlag.O_TRUNC) !== 0 && writesAllowed(flags) && isFile(attr)) {
       try {
-        await this.truncateIno(cred, ino, 0)
+        await this.truncateIno(cred, ino, 0, this.handle(fh))
       } catch (err) {
         await this.release(fh).catch(() => undefined)
         throw err
@@ -259,12 +336,15 @@ export class Vfs {
   /** open(2) with O_CREAT: creates the file (O_EXCL: EEXIST if it exists) and opens it. */
   async create(cred: Credentials, path: string, mode: number, flags: number): Promise<number> {
     const { parent, name } = await this.lookupParent(cred, path)
-    const reply = await this.meta.exec({
+    const requested = Date.now()
+    const reply = await this.ns.exec({
       op: 'create', cred, parent, name, mode: FileMode.IFREG | (mode & FileMode.PERMS), exclusive: (flags & OpenFlag.O_EXCL) !== 0,
     })
     this.learned(parent, name, reply.attr)
     if (!reply.created) return this.open(cred, path, flags & ~OpenFlag.O_CREAT)
-    return this.openHandle(cred, reply.attr, flags, { pieces: [] })
+    // A new file has no extended attributes: the writes that follow need not ask meta.
+    this.missingXattrs.set(xattrKey(reply.attr.ino, cred, CAPABILITY_XATTR), true)
+    return this.openHandle(cred, reply.attr, flags, { pieces: [], createdAt: requested })
   }
 
   async read(fh: number, offset: number, length: number): Promise<Buffer> {
@@ -308,6 +388,7 @@ export class Vfs {
       if (file.handles === 0 && this.files.get(file.ino) === file) {
         if (file.hasChanges) this.logger.error({ ino: file.ino }, 'vfs: released a file whose last changes could not be committed')
         this.files.delete(file.ino)
+        file.close()
         this.attrs.set(file.ino, file.attr)
         this.buffered -= file.bufferedBytes
       }
@@ -321,9 +402,12 @@ export class Vfs {
       await handle.file.commit(handle.cred).catch((err) => { first ??= err })
     }
     this.handles.clear()
+    for (const file of this.files.values()) file.close()
     this.files.clear()
+    this.logger.info({ calls: this.stats() }, 'vfs: calls made')
     this.attrs.clear()
     this.entries.clear()
+    this.missingXattrs.clear()
     if (first !== undefined) throw asTesseraError(first)
   }
 
@@ -335,11 +419,11 @@ export class Vfs {
     return handle
   }
 
-  private openHandle(cred: Credentials, attr: Attr, flags: number, known?: { pieces: [] }): number {
+  private openHandle(cred: Credentials, attr: Attr, flags: number, known?: KnownContents): number {
     if (this.handles.size >= MAX_HANDLES) throw new TesseraError('EAGAIN', 'too many open files')
     let file = this.files.get(attr.ino)
     if (file === undefined) {
-      file = new OpenFile(attr.ino, attr, { meta: this.meta, data: this.data, onMemory: (delta) => { this.buffered += delta } }, known)
+      file = new OpenFile(attr.ino, attr, { meta: this.ns, data: this.data, onMemory: (delta) => { this.buffered += delta } }, known)
       this.files.set(attr.ino, file)
     } else {
       file.revalidate(attr)
@@ -362,18 +446,32 @@ export class Vfs {
     }
   }
 
-  private async truncateIno(cred: Credentials, ino: Ino, size: number): Promise<Attr> {
+  /** `through`: the handle of an ftruncate or O_TRUNC open (a truncate by path has none). */
+  private async truncateIno(cred: Credentials, ino: Ino, size: number, through?: Handle): Promise<Attr> {
     if (!Number.isSafeInteger(size) || size < 0) throw new TesseraError('EINVAL', `bad size ${size}`)
     const file = this.files.get(ino)
+    if (file !== undefined && through !== undefined && this.mayTruncateLocally(through) && await file.truncateLocally(cred, size)) {
+      return this.withLocal(file.attr)
+    }
     const attr = file !== undefined
       ? await file.truncate(cred, size)
-      : (await this.meta.exec({ op: 'setattr', cred, ino, size })).attr
+      : (await this.ns.exec({ op: 'setattr', cred, ino, size })).attr
     this.attrs.set(ino, attr)
     return this.withLocal(attr)
   }
 
+  /**
+   * An ftruncate (or O_TRUNC) through a handle open for writing is applied here and sent with the
+   * file's commit at flush/fsync/release (commitFile checks write access as setattr would), when
+   * write access shows in the attributes meta gave at open; otherwise meta decides at once. A
+   * truncate by path always goes to meta: its caller may hold no handle that will commit it.
+   */
+  private mayTruncateLocally(through: Handle): boolean {
+    return writesAllowed(through.flags) && mayAccess(through.cred, through.file.attr, AccessMask.W_OK)
+  }
+
   private async setattr(cred: Credentials, ino: Ino, changes: { mode?: number; uid?: number; gid?: number; atime?: Timespec; mtime?: Timespec }): Promise<Attr> {
-    const { attr } = await this.meta.exec({ op: 'setattr', cred, ino, ...changes })
+    const { attr } = await this.ns.exec({ op: 'setattr', cred, ino, ...changes })
     this.attrs.set(ino, attr)
     const file = this.files.get(ino)
     if (file !== undefined) file.attr = attr
@@ -393,7 +491,7 @@ export class Vfs {
       const cached = this.attrs.get(ino)
       if (cached !== undefined) return cached
     }
-    const { attr } = await this.meta.query({ op: 'getattr', ino })
+    const { attr } = await this.ns.query({ op: 'getattr', ino })
     this.attrs.set(ino, attr)
     return attr
   }
@@ -415,7 +513,7 @@ export class Vfs {
     const key = `${parent}/${name}`
     const cached = this.entries.get(key)
     if (cached !== undefined) return cached
-    const { attr } = await this.meta.query({ op: 'lookup', cred, parent, name })
+    const { attr } = await this.ns.query({ op: 'lookup', cred, parent, name })
     this.entries.set(key, attr.ino)
     this.attrs.set(attr.ino, attr)
     return attr.ino
@@ -438,6 +536,14 @@ export class Vfs {
     this.attrs.delete(parent)
   }
 }
+
+/** security.* reads are not permission-checked by meta: their answer is the same for every caller. */
+function xattrKey(ino: Ino, cred: Credentials, name: string): string {
+  return name.startsWith('security.') ? `${ino}//${name}` : `${ino}/${cred.uid}/${cred.gid}/${cred.groups.join(',')}/${name}`
+}
+
+/** What the kernel asks of a FUSE file before each write(2) (to drop file capabilities). */
+const CAPABILITY_XATTR = 'security.capability'
 
 function checkRange(offset: number, length: number): void {
   if (!Number.isSafeInteger(offset) || offset < 0 || !Number.isSafeInteger(length) || length < 0) {

@@ -3,14 +3,19 @@
  * block's sha256 (the shape meta accepts); identical blocks are stored once. Counts what it
  * does, and can be told to fail the next write.
  *
- * With `copiesAt` it acts like a cluster whose meta must be told where blocks are: every
- * written block comes back in `written` as held by that server, and reading a block that was
- * neither recorded (recordWritten) nor marked committed (`placed`) fails with EIO, as a cluster
- * read of a block meta does not know fails.
+ * Every written block comes back in `written` as held by one server (meta refuses a commit
+ * naming a block it neither knows nor is told of), `copiesAt` or a stand-in address. With
+ * `copiesAt` it also acts like a cluster whose meta must be told where blocks are: reading a
+ * block that was neither recorded (recordWritten) nor marked committed (`placed`) fails with
+ * EIO, as a cluster read of a block meta does not know fails. `tellMeta`, when set, receives
+ * what recordWritten records (to pass on to meta.blocksWritten).
  */
 import { createHash } from 'node:crypto'
 import { TesseraError, type BlockCopies, type BlockRef } from '@tessera/protocol'
 import type { DataPath, WrittenBlocks } from '../../src/vfs/index.js'
+
+/** The server a block is said to be on when the test names none. */
+export const STAND_IN_SERVER = '127.0.0.1:7999'
 
 export class InMemoryDataPath implements DataPath {
   readonly blocks = new Map<string, Buffer>()
@@ -23,6 +28,7 @@ export class InMemoryDataPath implements DataPath {
   /** Blocks a reader may fetch (recorded, or marked by the test as committed with their places). */
   readonly placed = new Set<string>()
   private failures = 0
+  tellMeta: ((written: readonly BlockCopies[]) => Promise<void>) | undefined
 
   constructor(readonly blockSize = 64 * 1024, private readonly copiesAt?: string) {}
 
@@ -50,7 +56,7 @@ export class InMemoryDataPath implements DataPath {
       this.blocksWritten++
       this.bytesWritten += block.byteLength
       blocks.push({ key, len: block.byteLength, used: block.byteLength })
-      if (this.copiesAt !== undefined) written.push({ ref: { key, len: block.byteLength }, servers: [this.copiesAt] })
+      written.push({ ref: { key, len: block.byteLength }, servers: [this.copiesAt ?? STAND_IN_SERVER] })
     }
     for await (const chunk of bytes) {
       let at = 0
@@ -64,11 +70,12 @@ export class InMemoryDataPath implements DataPath {
       }
     }
     if (filled > 0) cut()
-    return this.copiesAt === undefined ? { blocks, size } : { blocks, size, written }
+    return { blocks, size, written }
   }
 
   async recordWritten(written: readonly BlockCopies[]): Promise<void> {
     this.recordCalls++
+    await this.tellMeta?.(written)
     for (const copies of written) {
       this.recorded.push(copies)
       this.placed.add(`${copies.ref.key}-${copies.ref.len}`)

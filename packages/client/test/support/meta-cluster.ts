@@ -7,8 +7,8 @@ import { randomBytes } from 'node:crypto'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import type { Credentials } from '@tessera/protocol'
-import { MetaClient } from '../../src/index.js'
+import type { BlockCopies, Credentials } from '@tessera/protocol'
+import { MetaCalls, MetaClient } from '../../src/index.js'
 
 interface MetaServiceLike {
   readonly address: string
@@ -31,6 +31,7 @@ const META_MODULE = '@tessera/meta'
 
 export class SingleMeta {
   private readonly clients: MetaClient[] = []
+  private readonly calls: MetaCalls[] = []
 
   private constructor(readonly service: MetaServiceLike, readonly secret: Uint8Array, private readonly dir: string) {}
 
@@ -61,7 +62,21 @@ export class SingleMeta {
     return client
   }
 
+  /**
+   * Registers a stand-in chunk server at `address` (nothing listens there) and returns a function
+   * that records blocks as held by it (meta.blocksWritten), as a cluster's recordWritten does.
+   */
+  async standInChunkServer(address: string): Promise<(written: readonly BlockCopies[]) => Promise<void>> {
+    const calls = new MetaCalls({ addresses: [this.service.address], secret: this.secret, deadlineMs: 10_000 })
+    this.calls.push(calls)
+    await calls.call('chunk.register', { id: 'stand-in', address, zone: 'default', capacityBytes: 2 ** 40, usedBytes: 0 })
+    return async (written) => {
+      await calls.call('meta.blocksWritten', { blocks: [...written] })
+    }
+  }
+
   async stop(): Promise<void> {
+    await Promise.all(this.calls.splice(0).map((c) => c.close()))
     await Promise.all(this.clients.splice(0).map((c) => c.close()))
     await this.service.stop()
     await rm(this.dir, { recursive: true, force: true })
