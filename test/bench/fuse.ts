@@ -2,8 +2,8 @@
  * The FUSE mount over a real local cluster (`tessera up --metas 3 --chunks 3 --mount` in a tmp
  * dir, default 4 MiB blocks, three copies): dd write with conv=fsync, dd read after dropping the
  * page cache, 4 KiB random reads (fio when installed, else a node child doing pread), create /
- * stat / unlink of empty files, `xargs touch` of new files, and `cp -r` of 5,000 small files;
- * each beside its target (MooseFS with three copies on these machines, and the fuse-native
+ * stat / unlink of empty files, `xargs touch` of new files then `ls -l` and `rm -rf` of them, and
+ * `cp -r` of 5,000 small files; each beside its target (MooseFS with three copies on these machines, and the fuse-native
  * ceiling, shared/FACTS.md). The mount's call counts (Vfs.stats, logged at unmount) go to stderr.
  *
  * Every operation runs in a child process (dd, cp, fio, node, xargs touch): the mount is served by the
@@ -123,7 +123,7 @@ function vfsCallsOf(log: string): Record<string, number> | undefined {
 
 export const benchmark: Benchmark = {
   name: 'fuse',
-  description: 'tessera mount on a 3+3 local cluster: dd write/read, 4 KiB random reads, create/stat/unlink, cp -r',
+  description: 'tessera mount on a 3+3 local cluster: dd write/read, 4 KiB random reads, create/stat/unlink, touch/ls -l/rm -rf, cp -r',
   async run() {
     const dir = await mkdtemp(join(tmpdir(), 'tessera-bench-fuse-'))
     const cluster = join(dir, 'cluster')
@@ -171,6 +171,17 @@ export const benchmark: Benchmark = {
       await mkdir(touchDir)
       const touched = await must('xargs touch', run('sh', ['-c', `seq 0 ${FILES - 1} | sed 's/^/t/' | xargs touch`], 600_000, touchDir))
       rows.push({ test: `xargs touch ${FILES.toLocaleString('en-US')} new files`, measured: round(FILES / touched.seconds), unit: 'files/s', target: '1,893 (MooseFS)', note: 'includes sh/seq start' })
+
+      // Then the anchor's ls -l and rm -rf of those files, once the kernel's and the mount's
+      // caches of the touch have expired (entry and attribute timeouts of 1 s).
+      await new Promise((resolve) => setTimeout(resolve, 1500))
+      const listed = await must('ls -l', run('ls', ['-l', touchDir]))
+      const lines = listed.stdout.split('\n').filter((line) => line.startsWith('-')).length
+      if (lines !== FILES) throw new Error(`ls -l listed ${lines} files, expected ${FILES}`)
+      rows.push({ test: `ls -l of ${FILES.toLocaleString('en-US')} files`, measured: round(FILES / listed.seconds), unit: 'files/s', target: '4,876 (MooseFS)', note: '' })
+      await new Promise((resolve) => setTimeout(resolve, 1500))
+      const removed = await must('rm -rf', run('rm', ['-rf', touchDir]))
+      rows.push({ test: `rm -rf of ${FILES.toLocaleString('en-US')} files`, measured: round(FILES / removed.seconds), unit: 'files/s', target: '4,337 (MooseFS)', note: '' })
 
       await smallTree(join(local, 'tree'), CP_FILES)
       const cp = await must('cp -r', run('cp', ['-r', join(local, 'tree'), join(mnt, 'tree')]))

@@ -193,12 +193,16 @@ export class MetaClient {
     return (await this.query({ op: 'lookup', cred: this.cred, parent, name }, options)).attr
   }
 
-  /** Every entry of a directory (all pages), in the directory's stable order. */
-  async readdir(ino: Ino, options: QueryOptions = {}): Promise<DirEntry[]> {
+  /**
+   * Every entry of a directory (all pages), in the directory's stable order. `plus`: each entry
+   * carries its attributes too, when this client may search the directory (see ReaddirQuery).
+   */
+  async readdir(ino: Ino, options: QueryOptions & { plus?: boolean } = {}): Promise<DirEntry[]> {
     const entries: DirEntry[] = []
+    const plus = options.plus === true ? { plus: true } : {}
     let after: string | undefined
     for (;;) {
-      const page = await this.query({ op: 'readdir', cred: this.cred, ino, limit: 1024, ...(after === undefined ? {} : { after }) }, options)
+      const page = await this.query({ op: 'readdir', cred: this.cred, ino, limit: 1024, ...plus, ...(after === undefined ? {} : { after }) }, options)
       entries.push(...page.entries)
       if (!page.more || page.entries.length === 0) return entries
       after = page.entries[page.entries.length - 1]!.name

@@ -287,4 +287,103 @@ describe('Vfs round trips per FUSE operation sequence', function () {
     expect((await b.getattr(ROOT, path)).size).to.equal(6)
     await b.release(rh)
   })
+
+  describe('readdir plus', () => {
+    const FILES = 1030 // two pages of the Vfs's readdir
+    let dir: string
+    let names: string[]
+
+    before(async () => {
+      const writer = new Vfs(client, new InMemoryDataPath(BLOCK))
+      dir = fresh()
+      await writer.mkdir(ROOT, dir, 0o755)
+      names = Array.from({ length: FILES }, (_, i) => `f${String(i).padStart(4, '0')}`)
+      const parent = (await writer.getattr(ROOT, dir)).ino
+      for (let i = 0; i < names.length; i += 64) {
+        await Promise.all(names.slice(i, i + 64).map((name) => client.create(parent, name, 0o640)))
+      }
+      await writer.symlink(ROOT, 'f0000', `${dir}/link`)
+    })
+
+    it('ls -l: readdir then a getattr and a security.selinux read per name cost the readdir pages only (not reads per name)', async () => {
+      const vfs = new Vfs(client, data)
+      const reference = new Vfs(client, data, { attrTtlMs: 0, entryTtlMs: 0 })
+      await vfs.getattr(ROOT, dir)
+      const listed: string[] = []
+      const calls = await counted(vfs, async () => {
+        for (const entry of await vfs.readdir(ROOT, dir)) {
+          listed.push(entry.name)
+          const attr = await vfs.getattr(ROOT, `${dir}/${entry.name}`)
+          expect(attr.ino).to.equal(entry.ino)
+          await expectCode(vfs.getxattr(OTHER, `${dir}/${entry.name}`, 'security.selinux'), 'ENODATA')
+        }
+      })
+      expect(calls).to.deep.equal({ 'meta.read.readdir': 2 })
+      expect(listed).to.deep.equal([...names, 'link'])
+      for (const name of ['f0000', 'f1029', 'link']) {
+        expect(await vfs.getattr(ROOT, `${dir}/${name}`)).to.deep.equal(await reference.getattr(ROOT, `${dir}/${name}`))
+      }
+    })
+
+    it('extended attributes of a listed file: set ones are read from meta, as are user.* names (permission-checked)', async () => {
+      const writer = new Vfs(client, data)
+      const labelled = `/home/t${++counter}`
+      await writer.mkdir(USER, labelled, 0o755)
+      await writer.release(await writer.create(USER, `${labelled}/tagged`, 0o600, CREATE))
+      await writer.release(await writer.create(USER, `${labelled}/bare`, 0o600, CREATE))
+      await writer.setxattr(USER, `${labelled}/tagged`, 'security.selinux', Buffer.from('label'), 0)
+      const vfs = new Vfs(client, data)
+      await vfs.readdir(OTHER, labelled)
+      const calls = await counted(vfs, async () => {
+        expect(Buffer.from(await vfs.getxattr(OTHER, `${labelled}/tagged`, 'security.selinux')).toString()).to.equal('label')
+        await expectCode(vfs.getxattr(OTHER, `${labelled}/bare`, 'security.selinux'), 'ENODATA')
+        await expectCode(vfs.getxattr(OTHER, `${labelled}/bare`, 'user.k'), 'EACCES')
+      })
+      expect(calls).to.deep.equal({ 'meta.read.getxattr': 2 })
+      await vfs.setxattr(USER, `${labelled}/bare`, 'security.selinux', Buffer.from('now'), 0)
+      expect(Buffer.from(await vfs.getxattr(OTHER, `${labelled}/bare`, 'security.selinux')).toString()).to.equal('now')
+    })
+
+    it('MetaClient.readdir with plus: every page\'s entries carry their attributes; without it none do', async () => {
+      const parent = (await new Vfs(client, data).getattr(ROOT, dir)).ino
+      const plus = await client.readdir(parent, { plus: true })
+      expect(plus.map((e) => e.name)).to.deep.equal([...names, 'link'])
+      for (const entry of [plus[0]!, plus[1029]!, plus[1030]!]) expect(entry.attr).to.deep.equal(await client.getattr(entry.ino))
+      expect((await client.readdir(parent)).some((e) => e.attr !== undefined)).to.equal(false)
+    })
+
+    it('rm -rf: readdir, then per name one unlink and no lookup; the listing\'s caches forget what went', async () => {
+      const writer = new Vfs(client, data)
+      const doomed = fresh()
+      await writer.mkdir(ROOT, doomed, 0o755)
+      const few = ['a', 'b', 'c', 'd']
+      for (const name of few) await writer.release(await writer.create(ROOT, `${doomed}/${name}`, 0o644, CREATE))
+      const vfs = new Vfs(client, data)
+      await vfs.getattr(ROOT, doomed)
+      const calls = await counted(vfs, async () => {
+        for (const entry of await vfs.readdir(ROOT, doomed)) {
+          await vfs.getattr(ROOT, `${doomed}/${entry.name}`)
+          await vfs.unlink(ROOT, `${doomed}/${entry.name}`)
+        }
+        await vfs.rmdir(ROOT, doomed)
+      })
+      expect(calls).to.deep.equal({ 'meta.read.readdir': 1, 'meta.write.unlink': few.length, 'meta.write.rmdir': 1 })
+      await expectCode(vfs.getattr(ROOT, `${doomed}/a`), 'ENOENT')
+    })
+
+    it('a caller who may read but not search the directory lists names, and its lookups still get EACCES from meta', async () => {
+      const writer = new Vfs(client, data)
+      const closed = `/home/t${++counter}`
+      await writer.mkdir(USER, closed, 0o744)
+      await writer.release(await writer.create(USER, `${closed}/secret`, 0o644, CREATE))
+      const vfs = new Vfs(client, data)
+      const listed = await vfs.readdir(OTHER, closed)
+      expect(listed.map((e) => e.name)).to.deep.equal(['secret'])
+      expect(listed[0]!.attr).to.equal(undefined)
+      const calls = await counted(vfs, async () => {
+        await expectCode(vfs.getattr(OTHER, `${closed}/secret`), 'EACCES')
+      })
+      expect(calls).to.deep.equal({ 'meta.read.lookup': 1 })
+    })
+  })
 })

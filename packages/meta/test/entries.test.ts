@@ -239,6 +239,58 @@ describe('fsm: creating and removing entries', () => {
       expect(code(h.read({ op: 'readdir', cred: ROOT, ino: 999, limit: 1 }))).to.equal('ENOENT')
     })
 
+    it('plus: each entry carries the attributes getattr returns, across pages', () => {
+      const h = new Harness()
+      const d = h.mkdir(ROOT_INO, 'd')
+      const names = ['a', 'b', 'c', 'd', 'e']
+      for (const name of names) h.create(d, name, 0o640)
+      h.mkdir(d, 'sub', 0o700)
+      const seen: string[] = []
+      let after: string | undefined
+      for (;;) {
+        const page = ok(h.read({ op: 'readdir', cred: ROOT, ino: d, limit: 4, plus: true, ...(after === undefined ? {} : { after }) }))
+        for (const entry of page.entries) {
+          expect(entry.attr, entry.name).to.deep.equal(h.attr(entry.ino))
+          expect(entry.attr!.mode & FileMode.IFMT).to.equal(entry.type)
+          seen.push(entry.name)
+        }
+        if (!page.more) break
+        after = page.entries[page.entries.length - 1]!.name
+      }
+      expect(seen).to.deep.equal([...names, 'sub'])
+      const plain = ok(h.read({ op: 'readdir', cred: ROOT, ino: d, limit: 10 }))
+      expect(plain.entries.every((e) => e.attr === undefined && e.xattrs === undefined)).to.equal(true)
+    })
+
+    it('plus: tells whether each entry has extended attributes', () => {
+      const h = new Harness()
+      const d = h.mkdir(ROOT_INO, 'd')
+      const tagged = h.create(d, 'tagged')
+      h.create(d, 'bare')
+      ok(h.call({ op: 'setxattr', cred: ROOT, ino: tagged, name: 'user.k', value: new Uint8Array([1]), flags: 0 }))
+      const page = ok(h.read({ op: 'readdir', cred: ROOT, ino: d, limit: 10, plus: true }))
+      expect(page.entries.map((e) => [e.name, e.xattrs])).to.deep.equal([['bare', false], ['tagged', true]])
+      ok(h.call({ op: 'removexattr', cred: ROOT, ino: tagged, name: 'user.k' }))
+      expect(ok(h.read({ op: 'readdir', cred: ROOT, ino: d, limit: 10, plus: true })).entries.map((e) => e.xattrs)).to.deep.equal([false, false])
+    })
+
+    it('plus: attributes only for a caller that may search the directory (lookup\'s rule); EACCES without read', () => {
+      const h = new Harness()
+      const readOnly = h.mkdir(ROOT_INO, 'r', 0o744) // others: read, no search
+      h.create(readOnly, 'f')
+      const listed = ok(h.read({ op: 'readdir', cred: BOB, ino: readOnly, limit: 10, plus: true }))
+      expect(listed.entries.map((e) => e.name)).to.deep.equal(['f'])
+      expect(listed.entries[0]!.attr).to.equal(undefined)
+      expect(code(h.lookup(readOnly, 'f', BOB))).to.equal('EACCES')
+      const searchOnly = h.mkdir(ROOT_INO, 'x', 0o711) // others: search, no read
+      h.create(searchOnly, 'f')
+      expect(code(h.read({ op: 'readdir', cred: BOB, ino: searchOnly, limit: 10, plus: true }))).to.equal('EACCES')
+      const open = h.mkdir(ROOT_INO, 'o', 0o755)
+      const f = h.create(open, 'f', 0o600)
+      const full = ok(h.read({ op: 'readdir', cred: BOB, ino: open, limit: 10, plus: true }))
+      expect(full.entries[0]!.attr).to.deep.equal(h.attr(f)) // attributes need no access to the file itself
+    })
+
     it('directories with numerically related inode numbers do not see each other\'s entries', () => {
       const h = new Harness()
       const dirs: number[] = []

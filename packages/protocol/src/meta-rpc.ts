@@ -10,7 +10,7 @@ import { LIMITS } from './limits.js'
 import {
   MAX_READDIR_LIMIT, MAX_SESSION_ID_BYTES, MAX_BLOCKS_PER_FILE, blockCopiesSchema, blockRefSchema, metaCallSchema,
   metaQuerySchema, timespecSchema, blockIdSchema, metaBlockKeySchema, lockModeSchema, type MetaOp, type MetaReplies, type MetaQuery, type MetaRequest,
-  type Attr,
+  type Attr, type DirEntry,
 } from './meta.js'
 import { mergeCatalogues, type Catalogue } from './messages.js'
 import { blockKeySchema, serverAddressSchema } from './chunk-rpc.js'
@@ -32,7 +32,15 @@ const attr = s.object({
 true satisfies Same<Infer<typeof attr>, Attr>
 
 const empty = s.object({})
-const dirEntry = s.object({ name: s.str(LIMITS.maxPathBytes), ino: s.uint(), type: s.uint(0o177777) })
+/**
+ * A listed entry, with its attributes in a plus page. Frame bound: a full page (MAX_READDIR_LIMIT
+ * entries of NAME_MAX-byte names, each with attributes) encodes to about 2 MiB, well inside
+ * LIMITS.maxFrameBytes (checked in test/catalogue.test.ts).
+ */
+const dirEntry = s.object({
+  name: s.str(LIMITS.maxPathBytes), ino: s.uint(), type: s.uint(0o177777), attr: s.optional(attr), xattrs: s.optional(s.bool()),
+})
+true satisfies Same<Infer<typeof dirEntry>, DirEntry>
 
 /** Replies to MetaRequest, tagged with the request's op. */
 const execReply = s.union('op', [

@@ -98,6 +98,13 @@ export interface DirEntry {
   ino: Ino
   /** The file type bits of the entry's mode (FileMode.IFREG, IFDIR or IFLNK). */
   type: number
+  /**
+   * The entry's attributes, in a `plus` readdir whose caller may also look names up in the
+   * directory (search permission, as lookup needs); absent otherwise.
+   */
+  attr?: Attr
+  /** With `attr`: whether the inode has any extended attribute (a listing answers "none" locally). */
+  xattrs?: boolean
 }
 
 // ---- Requests that change the namespace (each goes through Raft, exactly once per session seq) --
@@ -211,8 +218,11 @@ export interface LockReply {
 
 export interface LookupQuery { op: 'lookup'; cred: Credentials; parent: Ino; name: string }
 export interface GetattrQuery { op: 'getattr'; ino: Ino }
-/** Entries after `after` (a name, exclusive) in the directory's stable order. */
-export interface ReaddirQuery { op: 'readdir'; cred: Credentials; ino: Ino; after?: string; limit: number }
+/**
+ * Entries after `after` (a name, exclusive) in the directory's stable order. `plus` asks for each
+ * entry's attributes too (readdirplus: the lookups that follow a listing need no round trip).
+ */
+export interface ReaddirQuery { op: 'readdir'; cred: Credentials; ino: Ino; after?: string; limit: number; plus?: boolean }
 export interface ReadlinkQuery { op: 'readlink'; ino: Ino }
 /** `size` 0 asks for the value's length only; a smaller non-zero size than the value is ERANGE. */
 export interface GetxattrQuery { op: 'getxattr'; cred: Credentials; ino: Ino; name: string; size: number }
@@ -378,7 +388,7 @@ const queryUnion = s.union('op', [
   s.object({ op: s.literal('getattr'), ino }),
   s.object({
     op: s.literal('readdir'), cred: credentials, ino, after: s.optional(name),
-    limit: s.uint(MAX_READDIR_LIMIT),
+    limit: s.uint(MAX_READDIR_LIMIT), plus: s.optional(s.bool()),
   }),
   s.object({ op: s.literal('readlink'), ino }),
   s.object({ op: s.literal('getxattr'), cred: credentials, ino, name: xattrName, size: s.uint(0xffffffff) }),

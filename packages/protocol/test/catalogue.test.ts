@@ -4,8 +4,8 @@
  */
 import { expect } from 'chai'
 import {
-  FrameTag, chunkCatalogue, clusterCatalogue, decodeFrame, encodeFrame, metaCatalogue, protocolCatalogue,
-  signBlockToken, type Catalogue,
+  FrameTag, LIMITS, MAX_READDIR_LIMIT, chunkCatalogue, clusterCatalogue, decodeFrame, encodeFrame, metaCatalogue,
+  protocolCatalogue, signBlockToken, type Attr, type Catalogue,
 } from '../src/index.js'
 
 const cred = { uid: 1000, gid: 1000, groups: [1000, 27] }
@@ -44,6 +44,7 @@ const samples: Record<string, unknown[]> = {
     { query: { op: 'lookup', cred, parent: 1, name: 'a' } },
     { query: { op: 'getattr', ino: 1 }, stale: true },
     { query: { op: 'readdir', cred, ino: 1, after: 'm', limit: 100 } },
+    { query: { op: 'readdir', cred, ino: 1, limit: 4096, plus: true } },
     { query: { op: 'readlink', ino: 9 } },
     { query: { op: 'getxattr', cred, ino: 5, name: 'user.k', size: 0 } },
     { query: { op: 'listxattr', cred, ino: 5, size: 4096 } },
@@ -99,5 +100,28 @@ describe('protocol/catalogues: every method through the codec and its schema', (
     expect(() => spec.request.parse(frame[3], 'meta.exec.request')).to.throw(/meta\.exec\.request\.req/)
     const wrongKey = { ref: { key: 'XYZ', len: 1 } }
     expect(() => clusterCatalogue.methods['meta.locateBlock'].request.parse(wrongKey, 'r')).to.throw(/r\.ref\.key/)
+  })
+
+  it('a full readdir plus page (longest names, largest attributes) round-trips and fits one frame', () => {
+    const big = 2 ** 53 - 1
+    const far = { sec: big, nsec: 999_999_999 }
+    const attrOf = (ino: number): Attr => ({
+      ino, mode: 0o100644, nlink: 0xffff_ffff, uid: 0xffff_ffff, gid: 0xffff_ffff, size: big,
+      atime: far, mtime: far, ctime: far, generation: big,
+    })
+    const entries = Array.from({ length: MAX_READDIR_LIMIT }, (_, i) => {
+      const ino = big - i
+      return { name: `${i}-`.padEnd(LIMITS.maxNameBytes, 'x'), ino, type: 0o100000, attr: attrOf(ino), xattrs: false }
+    })
+    const reply = { op: 'readdir', reply: { entries, parent: big, more: true } }
+    const encoded = encodeFrame([FrameTag.Response, 1, reply])
+    expect(encoded.byteLength).to.be.below(LIMITS.maxFrameBytes)
+    const frame = decodeFrame(encoded)
+    expect(metaCatalogue.methods['meta.query'].response.parse(frame[2], 'reply')).to.deep.equal(reply)
+  })
+
+  it('refuses a readdir entry whose attributes break the Attr schema', () => {
+    const reply = { op: 'readdir', reply: { entries: [{ name: 'a', ino: 2, type: 0o100000, attr: { ino: 2 } }], parent: 1, more: false } }
+    expect(() => metaCatalogue.methods['meta.query'].response.parse(reply, 'reply')).to.throw(/reply\.reply\.entries/)
   })
 })

@@ -18,7 +18,9 @@
  *   utimens to now right after this Vfs created the file is already true (`touch`); a file
  *   created and closed without writes commits nothing; an extended attribute found missing is
  *   not asked for again within the attribute TTL, nor security.capability of a file this Vfs
- *   just created (the kernel asks for it before every write(2)).
+ *   just created (the kernel asks for it before every write(2)); readdir asks for attributes
+ *   with the names (plus), so the lookup, getattr and security.* getxattr that ls -l, rm -rf or
+ *   find send per listed name are answered here within the TTLs.
  */
 import {
   FileMode, ROOT_INO, TesseraError, UTIME_NOW, asTesseraError, hasCode, silentLogger,
@@ -93,6 +95,12 @@ export class Vfs {
    * to a FUSE file, which would otherwise cost a meta read per write call.
    */
   private readonly missingXattrs: TtlCache<string, true>
+  /**
+   * Inodes a plus readdir listed without any extended attribute, for the attribute TTL: a
+   * security.* read of one (ls -l asks for security.selinux per name; meta checks no permission
+   * on security.*, so the answer is every caller's) is ENODATA without a round trip.
+   */
+  private readonly bareInodes: TtlCache<Ino, true>
   /** Bumped by every local xattr change: an answer to a getxattr sent before it is not cached. */
   private xattrChanges = 0
   private readonly files = new Map<Ino, OpenFile>()
@@ -109,6 +117,7 @@ export class Vfs {
     this.attrs = new TtlCache(options.attrTtlMs ?? 1000)
     this.entries = new TtlCache(options.entryTtlMs ?? 1000)
     this.missingXattrs = new TtlCache(options.attrTtlMs ?? 1000)
+    this.bareInodes = new TtlCache(options.attrTtlMs ?? 1000)
     this.maxDirtyBytes = options.maxDirtyBytes ?? 256 * 1024 * 1024
     if (!(this.maxDirtyBytes >= data.blockSize)) throw new TesseraError('EINVAL', `maxDirtyBytes must be at least one block (${data.blockSize})`)
   }
@@ -144,12 +153,19 @@ export class Vfs {
     if (mask !== AccessMask.F_OK && !mayAccess(cred, attr, mask)) throw new TesseraError('EACCES', `permission denied: ${path}`)
   }
 
+  /**
+   * The directory's entries, asked with their attributes (readdir plus): the entry and attribute
+   * caches learn every name, so the lookup or getattr the kernel sends per name next (ls -l,
+   * rm -rf, find) is answered here within the TTLs, as if this Vfs had looked each one up.
+   */
   async readdir(cred: Credentials, path: string): Promise<DirEntry[]> {
     const ino = await this.lookupPath(cred, path)
     const entries: DirEntry[] = []
     let after: string | undefined
     for (;;) {
-      const page = await this.ns.query({ op: 'readdir', cred, ino, limit: READDIR_PAGE, ...(after === undefined ? {} : { after }) })
+      const changes = this.xattrChanges
+      const page = await this.ns.query({ op: 'readdir', cred, ino, limit: READDIR_PAGE, plus: true, ...(after === undefined ? {} : { after }) })
+      this.learnListed(ino, page.entries, changes)
       entries.push(...page.entries)
       if (!page.more || page.entries.length === 0) return entries
       after = page.entries[page.entries.length - 1]!.name
@@ -265,6 +281,7 @@ export class Vfs {
     } finally {
       this.xattrChanges++
       this.missingXattrs.clear()
+      this.bareInodes.clear()
     }
   }
 
@@ -272,7 +289,9 @@ export class Vfs {
   async getxattr(cred: Credentials, path: string, name: string): Promise<Uint8Array> {
     const ino = await this.lookupPath(cred, path)
     const key = xattrKey(ino, cred, name)
-    if (this.missingXattrs.get(key) === true) throw new TesseraError('ENODATA', `no attribute ${name}`)
+    if (this.missingXattrs.get(key) === true || (name.startsWith('security.') && this.bareInodes.get(ino) === true)) {
+      throw new TesseraError('ENODATA', `no attribute ${name}`)
+    }
     const changes = this.xattrChanges
     try {
       const reply = await this.ns.query({ op: 'getxattr', cred, ino, name, size: 0xffff_ffff })
@@ -295,6 +314,7 @@ export class Vfs {
     } finally {
       this.xattrChanges++
       this.missingXattrs.clear()
+      this.bareInodes.clear()
     }
   }
 
@@ -408,6 +428,7 @@ export class Vfs {
     this.attrs.clear()
     this.entries.clear()
     this.missingXattrs.clear()
+    this.bareInodes.clear()
     if (first !== undefined) throw asTesseraError(first)
   }
 
@@ -517,6 +538,21 @@ export class Vfs {
     this.entries.set(key, attr.ino)
     this.attrs.set(attr.ino, attr)
     return attr.ino
+  }
+
+  /**
+   * Caches what a plus readdir page told of each entry (meta sends attributes only to a caller
+   * that may search the directory, the right a lookup needs). An inode open here keeps the
+   * attributes it has: its own changes may be newer than the listing. "No extended attributes"
+   * is not learned from a page asked before a local xattr change.
+   */
+  private learnListed(dir: Ino, listed: DirEntry[], xattrChanges: number): void {
+    for (const entry of listed) {
+      if (entry.attr === undefined) continue
+      this.entries.set(`${dir}/${entry.name}`, entry.ino)
+      if (!this.files.has(entry.ino)) this.attrs.set(entry.ino, entry.attr)
+      if (entry.xattrs === false && xattrChanges === this.xattrChanges) this.bareInodes.set(entry.ino, true)
+    }
   }
 
   /** Caches a new entry; the parent's attributes (mtime, nlink) changed. */

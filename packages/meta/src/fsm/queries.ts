@@ -6,7 +6,7 @@ import {
   MAX_READDIR_LIMIT, TesseraError, type AttrReply, type DirEntry, type GetattrQuery, type LookupQuery,
   type ReaddirQuery, type ReaddirReply, type ReadlinkQuery, type ReadlinkReply, type StatfsReply,
 } from '@tessera/protocol'
-import { R_OK, requireAccess, requireSearch } from './access.js'
+import { R_OK, X_OK, mayAccess, requireAccess, requireSearch } from './access.js'
 import { checkName } from './names.js'
 import { dirPrefix, type Tables } from './tables.js'
 import type { Tx } from './tx.js'
@@ -31,6 +31,10 @@ export function getattr(tx: Tx, req: GetattrQuery): AttrReply {
  * One page of a directory in its stable order (names by UTF-16 code units), starting after the
  * name `after`. Paging survives concurrent changes: an entry added or removed behind the cursor
  * is simply seen or not, nothing is listed twice.
+ *
+ * `plus` adds each entry's attributes (and whether it has extended attributes) when the caller
+ * could also look the names up (search permission on the directory, lookup's rule): a caller with
+ * read but not search permission gets the names only, as from a plain readdir.
  */
 export function readdir(tables: Tables, tx: Tx, req: ReaddirQuery): ReaddirReply {
   const dir = tx.needDir(req.ino)
@@ -38,6 +42,7 @@ export function readdir(tables: Tables, tx: Tx, req: ReaddirQuery): ReaddirReply
   if (req.limit < 1 || req.limit > MAX_READDIR_LIMIT) throw new TesseraError('EINVAL', `readdir limit must be in [1, ${MAX_READDIR_LIMIT}]`)
   const prefix = dirPrefix(req.ino)
   const start = req.after === undefined ? prefix : prefix + req.after
+  const withAttrs = req.plus === true && mayAccess(req.cred, dir, X_OK)
   const entries: DirEntry[] = []
   let more = false
   for (const [key, ino] of tables.entries.entries(start)) {
@@ -47,7 +52,11 @@ export function readdir(tables: Tables, tx: Tx, req: ReaddirQuery): ReaddirReply
       more = true
       break
     }
-    entries.push({ name: key.slice(prefix.length), ino, type: tx.need(ino).type })
+    const inode = tx.need(ino)
+    const name = key.slice(prefix.length)
+    entries.push(withAttrs
+      ? { name, ino, type: inode.type, attr: inode.toAttr(ino), xattrs: (inode.xattrs?.length ?? 0) > 0 }
+      : { name, ino, type: inode.type })
   }
   return { entries, parent: dir.parent, more }
 }
