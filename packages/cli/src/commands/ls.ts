@@ -29,8 +29,10 @@ export const lsCommand: Command = {
       if ((attr.mode & FileMode.IFMT) !== FileMode.IFDIR) {
         items.push({ name: path, attr })
       } else {
-        for (const entry of await client.readdir(attr.ino)) {
-          items.push({ name: entry.name, attr: long ? await client.getattr(entry.ino) : { ino: entry.ino, mode: entry.type } as Attr })
+        // With -l the listing carries each entry's attributes (plus): one read per page, not per entry.
+        for (const entry of await client.readdir(attr.ino, { plus: long })) {
+          const entryAttr = long ? entry.attr ?? await client.getattr(entry.ino) : { ino: entry.ino, mode: entry.type } as Attr
+          items.push({ name: entry.name, attr: entryAttr })
         }
       }
       if (long) {
