@@ -4,6 +4,7 @@ import { expect } from 'chai'
 import { createLogger } from '@tessera/protocol'
 import { BlockStore, computeBlockKey, PIECE_BYTES, type TempFileOpener } from '../src/index.js'
 import { openTempFile } from '../src/store/fs-util.js'
+import { STREAM_READ_BYTES } from '../src/store/block-file.js'
 import {
   blockFile, expectCode, flipByte, listDir, LogLines, patternBytes, readAll, sidecarFile, storeBytes, TempDirs,
 } from './store-helpers.js'
@@ -53,6 +54,23 @@ describe('BlockStore', () => {
       const sizes: number[] = []
       for await (const piece of store.readStream(key)) sizes.push(piece.byteLength)
       expect(sizes).to.deep.equal([MiB, MiB, MiB, 5])
+      await store.close()
+    })
+
+    it('streams through a caller\'s scratch buffer, reused from block to block: pieces are views of it', async () => {
+      const { store } = await freshStore()
+      const blocks = [patternBytes(4 * MiB, 11), patternBytes(3 * MiB + 7, 12)]
+      const keys = [(await storeBytes(store, blocks[0]!)).key, (await storeBytes(store, blocks[1]!)).key]
+      const scratch = Buffer.alloc(STREAM_READ_BYTES)
+      const reads = [[0, 0, 4 * MiB], [1, 0, 3 * MiB + 7], [0, PIECE_BYTES + 5, 2 * MiB], [1, 3, 3 * MiB]] as const
+      for (const [block, offset, length] of reads) {
+        const copies: Buffer[] = []
+        for await (const piece of store.readStream(keys[block]!, { offset, length, scratch })) {
+          expect(piece.buffer).to.equal(scratch.buffer)
+          copies.push(Buffer.from(piece))
+        }
+        expect(Buffer.concat(copies).equals(blocks[block]!.subarray(offset, offset + length)), `block ${block} ${offset}+${length}`).to.equal(true)
+      }
       await store.close()
     })
 

@@ -14,6 +14,7 @@ import {
   RpcServer, TesseraError, asTesseraError, chunkServerCatalogue, silentLogger, verifyBlockToken,
   type BlockOp, type ChunkServerCatalogue, type Handlers, type Logger, type PeerInfo, type TlsOptions,
 } from '@tessera/protocol'
+import { STREAM_READ_BYTES } from '../store/block-file.js'
 import type { BlockStore } from '../store/block-store.js'
 import type { StoreUsage } from '../store/space.js'
 import { adminRequestListener } from './admin-http.js'
@@ -48,10 +49,15 @@ export interface ChunkServerOptions {
   downstreamTls?: TlsOptions
 }
 
+/** Read buffers kept for the next block.read (one per read at a time; more reads allocate). */
+const MAX_IDLE_READ_SCRATCH = 4
+
 export class ChunkServer {
   readonly metrics = new ChunkMetrics()
   private readonly components: ChunkServerComponents
   private readonly inflight = new Set<Promise<unknown>>()
+  /** Idle buffers block.read streams a block through (see ReadStreamOptions.scratch). */
+  private readonly readScratch: Buffer[] = []
   private rpc: RpcServer<ChunkServerCatalogue> | undefined
   private closing: Promise<void> | undefined
 
@@ -164,8 +170,10 @@ export class ChunkServer {
       'block.read': (request, context) => this.instrument('block.read', async () => {
         this.checkToken(request.token, request.key, 'read', context.peer)
         let sent = 0
+        // Each piece is a view of the scratch buffer: write() copies it before it resolves.
+        const scratch = this.readScratch.pop() ?? Buffer.allocUnsafeSlow(STREAM_READ_BYTES)
         try {
-          for await (const piece of store.readStream(request.key, { offset: request.offset, length: request.length })) {
+          for await (const piece of store.readStream(request.key, { offset: request.offset, length: request.length, scratch })) {
             await context.responseStream.write(piece)
             sent += piece.byteLength
             this.metrics.bytesRead.inc({}, piece.byteLength)
@@ -176,6 +184,8 @@ export class ChunkServer {
             this.notify('onCorruptBlock', request.key)
           }
           throw err
+        } finally {
+          if (this.readScratch.length < MAX_IDLE_READ_SCRATCH) this.readScratch.push(scratch)
         }
         return { length: sent }
       }),

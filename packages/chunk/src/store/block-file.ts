@@ -75,9 +75,11 @@ export async function readVerifiedRange(
   return verifyPieces(hasher, block, range.bytes, start) ?? range
 }
 
-/** Reads bytes [start, end) with one read (unchecked: see verifyPieces). */
-export async function readRawRange(block: OpenBlock, start: number, end: number): Promise<{ ok: true; bytes: Buffer } | BlockProblem> {
-  const bytes = Buffer.allocUnsafe(end - start)
+/** Reads bytes [start, end) with one read (unchecked: see verifyPieces), into `into` when it is large enough. */
+export async function readRawRange(
+  block: OpenBlock, start: number, end: number, into?: Buffer,
+): Promise<{ ok: true; bytes: Buffer } | BlockProblem> {
+  const bytes = into !== undefined && into.byteLength >= end - start ? into.subarray(0, end - start) : Buffer.allocUnsafe(end - start)
   const got = await readFully(block.handle, bytes, start)
   if (got !== bytes.byteLength) return { ok: false, reason: `block file ended at ${start + got}`, ino: block.ino }
   return { ok: true, bytes }

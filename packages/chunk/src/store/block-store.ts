@@ -77,6 +77,14 @@ export interface ReadStreamOptions {
   offset?: number
   /** Bytes to read. Default: to the end of the block. */
   length?: number
+  /**
+   * Memory to read into (STREAM_READ_BYTES is enough for any read), instead of a new buffer per
+   * read: each yielded piece is then valid only until the next one is asked for. A server that
+   * streams many blocks reuses it, so it neither fills fresh memory nor makes garbage per block
+   * (data bench, 512 MiB get: without it ~7-17 full GCs per chunk server, from external memory
+   * pressure, and 0.9-1.6 CPU ms per MiB per server; with it at most one, and 0.4-0.7).
+   */
+  scratch?: Buffer
 }
 
 export class BlockStore {
@@ -196,7 +204,7 @@ export class BlockStore {
       const end = offset + length
       const readEnd = Math.min(parts.length, roundUp(end, pieceBytes))
       for (let readStart = offset - (offset % pieceBytes); readStart < end; readStart += readBatch) {
-        const range = await readRawRange(opened, readStart, Math.min(readStart + readBatch, readEnd))
+        const range = await readRawRange(opened, readStart, Math.min(readStart + readBatch, readEnd), options.scratch)
           .catch((err: unknown) => { throw toStoreError(err, `reading block ${key}`) })
         if (!range.ok) throw await this.quarantineBad(key, range.reason, range.ino)
         for (let at = 0; at < range.bytes.byteLength; at += batch) {
