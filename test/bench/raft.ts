@@ -9,6 +9,7 @@
  *   BENCH_RAFT_MS=3000 BENCH_RAFT_WARMUP_MS=1000 BENCH_RAFT_TICK_MS=100
  *   BENCH_RAFT_PROF=<dir>: every member runs under --cpu-prof and writes its profile there.
  *   BENCH_RAFT_INFLIGHT=1,64: only these loads.
+ *   BENCH_RAFT_NODE_SCRIPT=<file>: run the members from another build of kv-node-process.js.
  *   BENCH_RAFT_STAGES=1: members time proposal stages (RaftNode measureStages); one extra row per
  *   load gives the p50 milliseconds from propose to each stage on the leader, and from receiving
  *   an append to persisting it and acking it on a follower.
@@ -32,7 +33,8 @@ const PROFILE_DIR = process.env.BENCH_RAFT_PROF
 const INFLIGHT = (process.env.BENCH_RAFT_INFLIGHT ?? '1,64,256').split(',').map(Number).filter((n) => Number.isInteger(n) && n > 0)
 const STAGES = process.env.BENCH_RAFT_STAGES === '1'
 const ENTRY_BYTES = 64
-const NODE_SCRIPT = fileURLToPath(new URL('../../../packages/raft/dist/test/support/kv-node-process.js', import.meta.url))
+/** BENCH_RAFT_NODE_SCRIPT: another build's kv-node-process.js, to compare two builds in one session. */
+const NODE_SCRIPT = process.env.BENCH_RAFT_NODE_SCRIPT ?? fileURLToPath(new URL('../../../packages/raft/dist/test/support/kv-node-process.js', import.meta.url))
 
 /** etcd 3.4, three members on loopback on these machines (FACTS.md / ANCHORS.md). */
 const ETCD: Record<number, string> = { 1: '802/s (p99 3.2 ms)', 64: '4,630/s', 256: '6,880/s' }
@@ -44,7 +46,8 @@ type ParentMessage =
   | { type: 'cpu' }
   | { type: 'stages' }
 interface StageSummary { count: number; p50Ms: number; p99Ms: number; meanMs: number }
-interface StageReport { leader: Record<string, StageSummary | undefined>; follower: Record<string, StageSummary | undefined> }
+interface TailBreakdown { samples: number; tailCount: number; thresholdMs: number; meanMs: Record<string, number | undefined>; causes: Record<string, number> }
+interface StageReport { leader: Record<string, StageSummary | undefined>; follower: Record<string, StageSummary | undefined>; tail?: TailBreakdown }
 type ChildMessage =
   | { type: 'listening'; port: number }
   | { type: 'started' }
@@ -130,20 +133,32 @@ async function cpuSeconds(members: Member[]): Promise<number> {
   return usage.reduce((sum, u) => sum + (u.userMicros + u.systemMicros) / 1e6, 0)
 }
 
-/** p50 ms to each stage: the leader's from propose, the followers' (the faster one) from receiving the append. */
-async function stageRow(members: Member[], leader: Member, inflight: number): Promise<Row> {
+const LEADER_STAGES = ['persisted', 'sent', 'acked', 'allAcked', 'committed', 'applied']
+
+/**
+ * p50 ms to each stage: the leader's from propose, the followers' (the faster one) from
+ * receiving the append; then the slowest 2% of the leader's commits: mean ms to each stage and
+ * how many each cause explains (RaftNode's StageTimer, causeOf).
+ */
+async function stageRows(members: Member[], leader: Member, inflight: number): Promise<Row[]> {
   const reports = await Promise.all(members.map(async (m) => ({ m, report: (await ask(m, { type: 'stages' }, 'stages')).report })))
   const lead = reports.find((r) => r.m === leader)?.report?.leader ?? {}
   const follow = reports.filter((r) => r.m !== leader).map((r) => r.report?.follower ?? {})
   const p50 = (s: StageSummary | undefined): string => (s === undefined ? '-' : String(s.p50Ms))
   const fastest = (stage: string): StageSummary | undefined =>
     follow.map((f) => f[stage]).filter((s): s is StageSummary => s !== undefined).sort((a, b) => a.p50Ms - b.p50Ms)[0]
-  const leaderText = ['persisted', 'sent', 'acked', 'committed', 'applied'].map((s) => `${s} ${p50(lead[s])}`).join(', ')
-  const followerText = ['persisted', 'acked'].map((s) => `${s} ${p50(fastest(s))}`).join(', ')
-  return {
-    measure: `  stages p50 ms, ${inflight} in flight: leader ${leaderText}; follower ${followerText}`,
-    'per s': '', 'p50 ms': '', 'p99 ms': '', 'cpu s / 1000 commits': '', 'etcd 3.4 target': '',
+  const leaderText = LEADER_STAGES.map((s) => `${s} ${p50(lead[s])}`).join(', ')
+  const p99 = (s: StageSummary | undefined): string => (s === undefined ? '-' : String(s.p99Ms))
+  const followerText = ['persisted', 'acked'].map((s) => `${s} ${p50(fastest(s))} (p99 ${p99(fastest(s))})`).join(', ')
+  const blank = { 'per s': '', 'p50 ms': '', 'p99 ms': '', 'cpu s / 1000 commits': '', 'etcd 3.4 target': '' }
+  const rows: Row[] = [{ measure: `  stages p50 ms, ${inflight} in flight: leader ${leaderText}; follower ${followerText}`, ...blank }]
+  const tail = reports.find((r) => r.m === leader)?.report?.tail
+  if (tail !== undefined) {
+    const means = LEADER_STAGES.map((s) => `${s} ${tail.meanMs[s] ?? '-'}`).join(', ')
+    const causes = Object.entries(tail.causes).filter(([, n]) => n > 0).map(([c, n]) => `${c} ${n}`).join(', ')
+    rows.push({ measure: `  slowest ${tail.tailCount} of ${tail.samples} (>= ${tail.thresholdMs} ms) mean ms: ${means}; causes: ${causes}`, ...blank })
   }
+  return rows
 }
 
 /** 4 KiB appends, each followed by fdatasync, for `ms`: the disk's sequential commit ceiling. */
@@ -200,7 +215,7 @@ export const benchmark: Benchmark = {
           'etcd 3.4 target': ETCD[inflight] ?? '',
           ...(result.errors > 0 ? { errors: `${result.errors} (${result.firstError ?? ''})` } : {}),
         })
-        if (STAGES) rows.push(await stageRow(members, leader, inflight))
+        if (STAGES) rows.push(...(await stageRows(members, leader, inflight)))
       }
       return rows
     } finally {

@@ -103,6 +103,22 @@ describe('core: Raft paper §5.1 terms', () => {
     stale.core.step(out[0]!)
     expect(stale.core.status()).to.include({ role: 'follower', term: 2 })
   })
+
+  it('the answer to a stale leader claims no entry: delivered once its sender leads in that term, it counts as no match', () => {
+    // Found by the simulator (seed 17413485384062000607): a follower answered a stale heartbeat
+    // with its own last index; the old leader, by then leader of the follower's term, counted
+    // that as a match of entries it never checked, and committed over a divergent suffix.
+    const a = newNode('a', ids(3), { term: 2, entries: logOf(1, 1, 2, 2), config: { preVote: true } })
+    a.core.step({ type: 'heartbeat', from: 'b', to: 'a', term: 1, commit: 0, context: new Uint8Array(0) })
+    const [answer] = a.process()
+    expect(answer).to.include({ type: 'appendResp', to: 'b', term: 2, reject: false, index: 0 })
+    const b = newNode('b', ids(3), { term: 1, entries: logOf(1, 1) })
+    elect(b, ids(3))
+    const term = b.core.status().term
+    b.core.step({ ...answer!, term } as RaftMessage)
+    b.process()
+    expect(b.core.status().commit).to.equal(0)
+  })
 })
 
 describe('core: Raft paper §5.2 leader election', () => {

@@ -1,6 +1,7 @@
 /**
  * The driver's order (core/index.ts): the leader's appends leave while its own disk write is
- * still in flight, and the leader counts itself toward a commit only once that write is done.
+ * still in flight, and the leader counts itself toward a commit only once that write is done;
+ * both followers' acks commit (and answer) the entry without it.
  * One real RaftNode over NodeDisk, with sync() held open on demand; the peers are played by
  * the test through a recording transport.
  */
@@ -96,7 +97,8 @@ describe('driver: the leader writes in parallel with its followers', function ()
     await rm(dir, { recursive: true, force: true })
   })
 
-  it('sends a proposal\'s append before its own fsync completes, and commits only after it', async () => {
+  /** A real RaftNode 'a' leading b and c (played by the test), its no-op committed. */
+  async function startLeader(): Promise<{ leader: RaftNode; disk: HeldSyncDisk; term: number; lastAppended: () => number }> {
     const disk = new HeldSyncDisk(new NodeDisk(dir))
     const transport = new RecordingTransport()
     const storage = await RaftStorage.open(disk)
@@ -123,7 +125,11 @@ describe('driver: the leader writes in parallel with its followers', function ()
     const term = leader.status().term
     leader.step([{ type: 'appendResp', from: 'b', to: 'a', term, reject: false, index: lastAppended(), hintIndex: 0, hintTerm: 0 }])
     await until('the no-op commit', () => leader.status().commit >= lastAppended())
+    return { leader, disk, term, lastAppended }
+  }
 
+  it('sends a proposal\'s append before its own fsync completes; one follower and its unfinished write are no majority', async () => {
+    const { leader, disk, term, lastAppended } = await startLeader()
     disk.hold()
     let resolved = false
     const proposal = leader.propose(encodeKvCommand({ op: 'put', key: 'k', value: 'v', client: 'c1', seq: 1 })).then((r) => { resolved = true; return r })
@@ -139,5 +145,24 @@ describe('driver: the leader writes in parallel with its followers', function ()
     disk.let()
     await proposal
     expect(leader.status().commit).to.be.at.least(index)
+  })
+
+  it('answers a proposal both followers acked while its own fsync is still held', async () => {
+    const { leader, disk, term, lastAppended } = await startLeader()
+    disk.hold()
+    let resolved = false
+    const proposal = leader.propose(encodeKvCommand({ op: 'put', key: 'k', value: 'v', client: 'c1', seq: 1 })).then((r) => { resolved = true; return r })
+    const index = leader.status().lastIndex
+    await until('the append of the proposal', () => lastAppended() >= index)
+    await until('the leader\'s own fsync to start', () => disk.syncsWaiting > 0)
+    for (const from of ['b', 'c']) leader.step([{ type: 'appendResp', from, to: 'a', term, reject: false, index, hintIndex: 0, hintTerm: 0 }])
+    await until('the proposal to resolve', () => resolved)
+    expect(disk.syncsWaiting).to.equal(1)
+    expect(leader.appliedIndex()).to.be.at.least(index)
+    // Its own snapshot may cover the entry: the WAL has it queued ahead of the snapshot marker.
+    const snapshotting = leader.snapshotNow()
+    disk.let()
+    expect(await snapshotting).to.be.at.least(index)
+    await proposal
   })
 })

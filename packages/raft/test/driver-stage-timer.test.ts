@@ -2,6 +2,7 @@
 import { expect } from 'chai'
 import type { RaftMessage } from '@tessera/protocol'
 import { StageTimer } from '../src/driver/index.js'
+import { causeOf } from '../src/driver/stage-timer.js'
 
 const entry = (index: number) => ({ index, term: 2, kind: 0, data: new Uint8Array(1) })
 
@@ -63,5 +64,36 @@ describe('driver: StageTimer', () => {
     expect(timer.report().leader.applied?.p50Ms).to.equal(1)
     timer.clear()
     expect(timer.report()).to.deep.equal({ leader: {}, follower: {} })
+  })
+
+  it('describes the slowest commits stage by stage and names what held each up', () => {
+    let now = 0
+    const timer = new StageTimer(() => now)
+    const ack = (from: string, index: number) => ({ type: 'appendResp', from, to: 'a', term: 2, reject: false, index, hintIndex: 0, hintTerm: 0 }) as RaftMessage
+    // A quick commit, then one whose followers both acked at 1 ms while the leader's own write took 9.
+    for (const [index, persistedAt] of [[7, 1], [8, 9]] as const) {
+      const t0 = now
+      timer.proposed(index)
+      now = t0 + 0.1
+      timer.sent([{ type: 'append', from: 'a', to: 'b', term: 2, prevIndex: index - 1, prevTerm: 2, entries: [entry(index)], commit: index - 1 } as RaftMessage])
+      now = t0 + 1
+      timer.received([ack('b', index), ack('c', index)])
+      now = t0 + persistedAt
+      timer.persisted(index)
+      timer.committed(index)
+      timer.applied(index)
+    }
+    const tail = timer.report().tail!
+    expect(tail).to.include({ samples: 2, tailCount: 1, thresholdMs: 9 })
+    expect(tail.meanMs).to.include({ allAcked: 1, persisted: 9, applied: 9 })
+    expect(tail.causes).to.deep.equal({ send: 0, ownWrite: 1, quorumWrites: 0, commitNotice: 0, apply: 0 })
+  })
+
+  it('classifies a slow commit by its first late stage', () => {
+    const base = { sent: 0.1, acked: 1, allAcked: 1.2, persisted: 1.1, committed: 1.3, applied: 1.4 }
+    expect(causeOf({ ...base, sent: 3, acked: 4, allAcked: 4, persisted: 4, committed: 4, applied: 4 })).to.equal('send')
+    expect(causeOf({ ...base, acked: 8, allAcked: 9, persisted: 8.5, committed: 8.6, applied: 8.7 })).to.equal('quorumWrites')
+    expect(causeOf({ ...base, committed: 6, applied: 6.1 })).to.equal('commitNotice')
+    expect(causeOf({ ...base, applied: 5 })).to.equal('apply')
   })
 })

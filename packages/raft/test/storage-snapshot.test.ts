@@ -76,6 +76,20 @@ describe('RaftStorage snapshots', () => {
     await rm(root, { recursive: true, force: true })
   })
 
+  it('holds() tells which entries a snapshot may be placed behind, counting saves still queued', async () => {
+    const storage = await openStorage()
+    await storage.save({ entries: entries(1, 5, 1) })
+    const queued = storage.save({ entries: entries(4, 6, 2) })
+    expect(storage.holds(6, 2)).to.equal(true)
+    expect(storage.holds(5, 1)).to.equal(false)
+    expect(storage.holds(3, 1)).to.equal(true)
+    expect(storage.holds(7, 2)).to.equal(false)
+    await queued
+    await storage.saveSnapshot(snapshot(5, 2))
+    expect(storage.holds(5, 2)).to.equal(false)
+    expect(storage.holds(6, 2)).to.equal(true)
+  })
+
   it('round-trips a snapshot and keeps the log after it', async () => {
     let storage = await openStorage()
     await storage.save({ entries: entries(1, 10, 1), hardState: { term: 1, vote: 'm1', commit: 7 } })

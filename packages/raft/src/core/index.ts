@@ -16,15 +16,26 @@
  *        rd.snapshot if present;
  *     3. THEN send rd.messagesAfterPersist (append and snapshot acks, vote requests and answers:
  *        they promise that this Ready's state is durable);
- *     4. THEN apply rd.committedEntries in order and serve rd.readStates once applied >= index;
- *     5. THEN core.advance(rd): this reports rd.entries persisted (only now do the leader's own
- *        entries count toward the commit quorum, as etcd's self-acks after async storage writes)
- *        and applies membership changes from ConfChange entries.
+ *     4. THEN core.advance(rd): this reports rd.entries persisted (only now do the leader's own
+ *        entries count toward the commit quorum, as etcd's self-acks after async storage writes).
+ *   Apply rd.committedEntries (in order) and serve rd.readStates once applied >= index at any
+ *   point of the cycle: before the persist, or after it (a follower keeping its apply off the
+ *   path of its ack). They are committed, i.e. durable on a quorum, so they never wait for this
+ *   node's own write; the core counts them applied, and applies their membership changes, when
+ *   it hands them out.
  *
- * While a Ready is outstanding the driver may also send core.takeMessages() at any time (the
- * same kind of messages as rd.messages: appends for proposals made during the disk write).
+ * While a Ready is outstanding the driver may also, at any time:
+ *   - send core.takeMessages() (the same kind of messages as rd.messages: appends for
+ *     proposals made during the disk write);
+ *   - take core.takeCommitted(): entries that became committed meanwhile (a leader's entry
+ *     acked by a quorum of followers while its own write is still running) and read states, to
+ *     apply and serve at once, after the outstanding Ready's committedEntries.
  * A crash between 1 and 3 is safe: the leader's entries reached followers without being durable
- * here, exactly as if the leader's write had been lost, and it never counted itself for them.
+ * here, exactly as if the leader's write had been lost, and it never counted itself for them;
+ * what it applied and answered meanwhile was committed by a quorum without it, so the next
+ * leader has it (Leader Completeness).
+ * A snapshot the application takes must cover only entries this node has handed to its storage
+ * (the snapshot is placed in the log behind them); compact() then counts them durable.
  * A proposal is done when an entry with its {index, term} is applied; if an
  * entry with that index but another term is applied (or the node loses leadership, visible in
  * rd.softState) the proposal was lost and may be retried. Pending reads are likewise dropped
@@ -40,6 +51,7 @@ export { encodeConfChange, decodeConfChange, applyConfChange, checkConfChange } 
 export { committedIndex, voteResult, majority, type VoteResult } from './quorum.js'
 export type { ProgressState } from './progress.js'
 export type {
+  CommittedBatch,
   InitialState,
   PeerStatus,
   PlantedBugs,

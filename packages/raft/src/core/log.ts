@@ -209,7 +209,7 @@ export class RaftLog {
     this.applied = Math.max(this.applied, index)
   }
 
-  /** The application took a snapshot at `index` (<= applied): drop the entries it covers. */
+  /** The application took a durable snapshot at `index` (<= applied): drop the entries it covers. */
   compact(index: number, term: number): void {
     if (index <= this.snapIndex) return
     if (index > this.applied) throw new Error(`raft log: compact at ${index} beyond applied ${this.applied}`)
@@ -218,5 +218,8 @@ export class RaftLog {
     this.entries = this.entries.slice(index - this.snapIndex)
     this.snapIndex = index
     this.snapTerm = term
+    // The snapshot is durable and covers these entries, even if their own write (a Ready
+    // still outstanding, since committed entries may be applied before it) has not finished.
+    this.unstableFrom = Math.max(this.unstableFrom, index + 1)
   }
 }

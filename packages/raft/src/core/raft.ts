@@ -36,6 +36,7 @@ import { Progress } from './progress.js'
 import { committedIndex, voteResult } from './quorum.js'
 import { ReadOnly } from './read-only.js'
 import type {
+  CommittedBatch,
   InitialState,
   PeerStatus,
   PlantedBugs,
@@ -183,8 +184,10 @@ export class RaftCore {
       }
     } else if (m.term < this.term) {
       if ((this.cfg.checkQuorum || this.cfg.preVote) && (m.type === 'append' || m.type === 'heartbeat')) {
-        // A stale leader (e.g. healed from a partition): tell it our term so it steps down.
-        this.send<AppendResponse>({ type: 'appendResp', to: m.from, term: this.term, reject: false, index: this.log.lastIndex(), hintIndex: 0, hintTerm: 0 })
+        // A stale leader (e.g. healed from a partition): tell it our term so it steps down. The
+        // answer claims no entry (index 0): by the time it arrives its sender may lead in our
+        // term, and an index here would count as a match of a log this append never checked.
+        this.send<AppendResponse>({ type: 'appendResp', to: m.from, term: this.term, reject: false, index: 0, hintIndex: 0, hintTerm: 0 })
       } else if (m.type === 'preVote') {
         this.send<VoteResponse>({ type: 'preVoteResp', to: m.from, term: this.term, reject: true })
       }
@@ -304,7 +307,10 @@ export class RaftCore {
 
   // ---------------------------------------------------------------- Ready
 
-  /** True when there is something to persist, send or apply. False while a Ready is outstanding. */
+  /**
+   * True when there is something to persist, send or apply. False while a Ready is outstanding
+   * (committed entries are then taken with takeCommitted(), messages with takeMessages()).
+   */
   hasReady(): boolean {
     if (this.outstanding) return false
     return (
@@ -322,7 +328,8 @@ export class RaftCore {
   /**
    * The outstanding work. The driver sends messages (at once, in parallel with its disk
    * write), persists hardState, entries and snapshot (fsync when mustSync), THEN sends
-   * messagesAfterPersist, THEN applies committedEntries, THEN calls advance(rd).
+   * messagesAfterPersist, THEN calls advance(rd). It applies committedEntries whenever it likes
+   * (before or after the persist), in order, before anything handed out later.
    */
   ready(): Ready {
     if (this.outstanding) throw new Error('raft: ready() called again before advance()')
@@ -347,7 +354,35 @@ export class RaftCore {
     this.prevHard = hard
     this.prevSoft = soft
     this.outstanding = true
+    this.handOut(rd.committedEntries)
     return rd
+  }
+
+  /**
+   * Committed entries not handed out yet, and read states, for the driver to apply and serve
+   * now; callable at any time, and meant for while a Ready is outstanding. A committed entry is
+   * durable on a quorum, so it may be applied before this node's own write of it (or of
+   * anything) finishes: a leader answers its clients as soon as its followers' acks commit an
+   * entry, instead of after its own disk write (etcd's async storage writes allow the same).
+   * The entries follow those of earlier Readies; the driver applies them in that order.
+   */
+  takeCommitted(): CommittedBatch {
+    const batch: CommittedBatch = { committedEntries: this.log.nextCommittedEntries(), readStates: this.readStates }
+    this.readStates = []
+    this.handOut(batch.committedEntries)
+    return batch
+  }
+
+  /**
+   * Entries handed to the driver count as applied from now on (it applies them in order before
+   * it applies anything handed out later); membership changes take effect here at once.
+   */
+  private handOut(entries: readonly Entry[]): void {
+    for (const e of entries) {
+      if (e.index <= this.log.applied) continue
+      this.log.appliedTo(e.index)
+      if (e.kind === EntryKind.ConfChange) this.applyConfEntry(e)
+    }
   }
 
   /**
@@ -362,9 +397,10 @@ export class RaftCore {
   }
 
   /**
-   * Acknowledges that `rd` was persisted, sent and applied. Applies membership changes. On the
-   * leader, this is where its own entries start to count toward a commit: only once durable
-   * (it sent them to the followers before writing them, Raft thesis §10.2.1).
+   * Acknowledges that `rd` was persisted and sent. On the leader, this is where its own entries
+   * start to count toward a commit: only once durable (it sent them to the followers before
+   * writing them, Raft thesis §10.2.1). (Committed entries count as applied, and membership
+   * changes take effect, when they are handed out: see takeCommitted().)
    */
   advance(rd: Ready): void {
     if (!this.outstanding) throw new Error('raft: advance() without an outstanding ready()')
@@ -375,11 +411,6 @@ export class RaftCore {
     }
     const last = rd.entries[rd.entries.length - 1]
     if (last !== undefined) this.log.stableTo(last.index, last.term)
-    for (const e of rd.committedEntries) {
-      if (e.index <= this.log.applied) continue
-      this.log.appliedTo(e.index)
-      if (e.kind === EntryKind.ConfChange) this.applyConfEntry(e)
-    }
     if (this.role === 'leader' && last !== undefined) {
       const self = this.progress.get(this.id)
       if (self !== undefined && self.maybeUpdate(this.log.stableIndex()) && this.maybeCommit()) this.bcastAppend()

@@ -83,7 +83,10 @@ export interface Ready {
   entries: Entry[]
   /** A snapshot received from the leader: persist it and restore the application from it. */
   snapshot?: Snapshot
-  /** Entries to apply, in order (after persisting the above). */
+  /**
+   * Entries to apply, in order. They are committed (durable on a quorum), so they need not wait
+   * for this Ready's persist; they count as applied in the core from the moment they are handed out.
+   */
   committedEntries: Entry[]
   /**
    * Messages the driver may send at once, before or while it persists this Ready: the
@@ -103,6 +106,14 @@ export interface Ready {
   softState?: SoftState
   /** True when the hard state's term/vote, entries or a snapshot must be fsynced before messagesAfterPersist go out. */
   mustSync: boolean
+}
+
+/** What takeCommitted() hands out while a Ready is outstanding (see RaftCore.takeCommitted). */
+export interface CommittedBatch {
+  /** Committed entries after those handed out before, in order. */
+  committedEntries: Entry[]
+  /** Reads confirmed since the last Ready: serve each once applied >= its index. */
+  readStates: ReadState[]
 }
 
 /** Where a successful proposal went: the caller waits for an applied entry with this index and term. */
@@ -127,6 +138,7 @@ export interface Status {
   vote: NodeId
   leader: NodeId
   commit: number
+  /** The last entry handed to the driver to apply (in a Ready or by takeCommitted()). */
   applied: number
   firstIndex: number
   lastIndex: number

@@ -2,9 +2,12 @@
  * RaftNode: runs one member of a Raft group for real. It owns the I/O the pure core leaves
  * out: a tick timer, the durable RaftStorage, a transport to the peers, and the application
  * state machine. The loop follows the core's contract (core/index.ts): send what may leave at
- * once, persist, then send what promises durable state, then apply, then advance. While one
- * Ready is being persisted, new proposals and messages accumulate in the core and go to disk
- * together in the next one: that is the group commit.
+ * once, persist, then send what promises durable state, then advance; committed entries are
+ * applied as soon as a caller here waits for them (else after the persist). While one Ready is
+ * being persisted, new proposals and messages accumulate in the core and go to disk together in
+ * the next one: that is the group commit. Meanwhile the appends for them leave at once, and
+ * entries that the followers' acks commit are applied and answered at once, without waiting
+ * for this node's own write.
  */
 import { randomBytes } from 'node:crypto'
 import {
@@ -19,7 +22,17 @@ import {
   type RaftMessage,
   type Snapshot,
 } from '@tessera/protocol'
-import { RaftCore, bootstrapState, decodeConfChange, type InitialState, type RaftRng, type Ready, type Role, type Status } from '../core/index.js'
+import {
+  RaftCore,
+  bootstrapState,
+  decodeConfChange,
+  type InitialState,
+  type RaftRng,
+  type ReadState,
+  type Ready,
+  type Role,
+  type Status,
+} from '../core/index.js'
 import type { RaftStorage } from '../storage/index.js'
 import type { RaftStateMachine } from './state-machine.js'
 import type { RaftTransport } from './transport.js'
@@ -92,6 +105,8 @@ interface PendingRead {
 
 const DEFAULT_TIMEOUT_MS = 10_000
 const DEFAULT_COMMIT_NOTICE_HOLD_MS = 2
+/** Ready cycles snapshotNow() waits for a moment when a snapshot may be taken. */
+const SNAPSHOT_NOW_MAX_WAITS = 1000
 
 function cryptoRng(): RaftRng {
   return { next: () => randomBytes(4).readUInt32LE(0) }
@@ -116,8 +131,10 @@ export class RaftNode {
   private scheduled = false
   /** Resolved after the next core.advance() (or on stop). */
   private advanceWaiters: (() => void)[] = []
-  /** A send of core.takeMessages() is scheduled (while a Ready is being persisted). */
+  /** A send of core.takeMessages() (and a take of committed entries) is scheduled while a Ready is being persisted. */
   private sendScheduled = false
+  /** The Ready being persisted, when its committed entries wait for the persist (a follower's). */
+  private unapplied: Ready | undefined
   private running = false
   private stopped = false
   private failure: Error | undefined
@@ -144,7 +161,7 @@ export class RaftNode {
     this.snapshotEntries = options.snapshotEntries ?? 20_000
     this.catchUpEntries = options.catchUpEntries ?? 5_000
     this.tickMs = options.tickMs ?? 100
-    this.stages = options.measureStages === true ? new StageTimer() : undefined
+    this.stages = options.measureStages === true ? new StageTimer(undefined, Math.max(1, members.size - 1)) : undefined
     this.heldAppends = new HeldAppends(options.commitNoticeHoldMs ?? DEFAULT_COMMIT_NOTICE_HOLD_MS, (held) => this.sendNow(held))
     this.applied = initial.applied
     this.snapshotIndex = initial.snapshot?.meta.index ?? 0
@@ -278,9 +295,11 @@ export class RaftNode {
   /** Takes a snapshot of the applied state now and compacts the log behind it. */
   async snapshotNow(): Promise<number> {
     this.checkRunning()
-    // Entries applied while their Ready is still being persisted are not yet in the core's
-    // applied index or membership: the snapshot waits until they are.
-    if (this.running && this.core.status().applied < this.applied) await new Promise<void>((resolve) => this.advanceWaiters.push(resolve))
+    // A snapshot needs every entry it covers applied here and handed to storage; under a
+    // steady load that holds at some Ready boundary soon (at once when idle).
+    for (let waited = 0; this.running && this.applied > this.snapshotIndex && !this.canSnapshot() && waited < SNAPSHOT_NOW_MAX_WAITS; waited++) {
+      await new Promise<void>((resolve) => this.advanceWaiters.push(resolve))
+    }
     await this.takeSnapshot()
     return this.snapshotIndex
   }
@@ -365,7 +384,8 @@ export class RaftNode {
   /**
    * While a Ready is being persisted, what may leave at once (appends for new proposals,
    * heartbeats) goes out now instead of waiting for the disk write: the followers start their
-   * own writes sooner (core/index.ts).
+   * own writes sooner. And when callers here wait, entries committed meanwhile by the
+   * followers' acks are applied now, not after this node's own write (core/index.ts).
    */
   private scheduleSend(): void {
     if (this.sendScheduled) return
@@ -374,7 +394,21 @@ export class RaftNode {
       this.sendScheduled = false
       if (this.stopped || !this.running) return
       this.send(this.core.takeMessages())
+      if (this.callersWait()) this.applyTaken()
     })
+  }
+
+  /** A proposal or read made here waits for an apply: applying early answers it sooner. */
+  private callersWait(): boolean {
+    return this.proposals.size > 0 || this.reads.size > 0
+  }
+
+  private applyTaken(): void {
+    this.applyUnapplied()
+    const batch = this.core.takeCommitted()
+    const last = batch.committedEntries[batch.committedEntries.length - 1]
+    if (last !== undefined) this.stages?.committed(last.index)
+    this.applyBatch(batch.committedEntries, batch.readStates)
   }
 
   private async process(): Promise<void> {
@@ -390,14 +424,14 @@ export class RaftNode {
         // node's write of newer entries: done so when a caller here waits for them (a leader
         // answering clients). Otherwise (a follower) they are applied after the acks have
         // left, keeping the apply off the path of the next commit.
-        const applyEarly = this.proposals.size > 0 || this.reads.size > 0
-        if (applyEarly) this.applyReady(rd)
+        if (this.callersWait()) this.applyBatch(rd.committedEntries, rd.readStates)
+        else this.unapplied = rd
         await this.persist(rd)
         if (this.stopped) return
         const lastEntry = rd.entries[rd.entries.length - 1]
         if (lastEntry !== undefined) this.stages?.persisted(lastEntry.index)
         this.send(rd.messagesAfterPersist)
-        if (!applyEarly) this.applyReady(rd)
+        this.applyUnapplied()
         this.noteSoftState(rd)
         this.core.advance(rd)
         this.wakeAdvanceWaiters()
@@ -411,10 +445,18 @@ export class RaftNode {
     }
   }
 
-  private applyReady(rd: Ready): void {
-    this.applyCommitted(rd.committedEntries)
+  /** Applies the committed entries of the Ready being persisted, if they still wait. */
+  private applyUnapplied(): void {
+    const rd = this.unapplied
+    if (rd === undefined) return
+    this.unapplied = undefined
+    this.applyBatch(rd.committedEntries, rd.readStates)
+  }
+
+  private applyBatch(entries: readonly Entry[], readStates: readonly ReadState[]): void {
+    this.applyCommitted(entries)
     this.stages?.applied(this.applied)
-    this.noteReadStates(rd)
+    this.noteReadStates(readStates)
     this.serveReads()
   }
 
@@ -498,8 +540,8 @@ export class RaftNode {
     this.logger.info({ change, index: entry.index }, 'raft: membership change applied')
   }
 
-  private noteReadStates(rd: Ready): void {
-    for (const state of rd.readStates) {
+  private noteReadStates(readStates: readonly ReadState[]): void {
+    for (const state of readStates) {
       const read = this.reads.get(Buffer.from(state.context).toString())
       if (read !== undefined) read.index = state.index
     }
@@ -537,11 +579,22 @@ export class RaftNode {
     void this.takeSnapshot().catch((err: Error) => this.fail(err))
   }
 
+  /**
+   * A snapshot at the applied index may be taken: everything handed out is applied (so the
+   * core's membership is the one at that index), and the WAL holds or has queued the entry at
+   * that index (so, by Log Matching, every entry the snapshot covers). The second matters
+   * because entries are applied once a quorum has them, possibly before this node saved them
+   * (see RaftStorage.holds).
+   */
+  private canSnapshot(): boolean {
+    return this.core.status().applied === this.applied && this.storage.holds(this.applied, this.appliedTerm)
+  }
+
   private takeSnapshot(): Promise<void> {
     if (this.snapshotting !== undefined) return this.snapshotting
     const index = this.applied
     const term = this.appliedTerm
-    if (index <= this.snapshotIndex || this.installing) return Promise.resolve()
+    if (index <= this.snapshotIndex || this.installing || !this.canSnapshot()) return Promise.resolve()
     const conf = this.core.status().conf
     const members = Object.fromEntries(this.members)
     const appBytes = this.stateMachine.snapshot()

@@ -4,16 +4,20 @@
  * Ready whatever the load, and records the time from propose() to each stage:
  *
  *   leader:   persisted (its own WAL write done), sent (first append carrying it handed to the
- *             transport), acked (first follower ack covering it), committed (seen in a Ready),
- *             applied (applied here; the proposal resolves)
+ *             transport), acked (first follower ack covering it), allAcked (every follower
+ *             acked it), committed (handed out as committed), applied (applied here; the
+ *             proposal resolves)
  *   follower: from receiving the append that carries a followed entry to persisted, and to
  *             acked (the ack handed to the transport)
+ *
+ * Each finished leader sample is also kept whole, so that report().tail can say where the
+ * slowest commits (the top 2% by time to applied) lost their time, stage by stage.
  *
  * Off unless RaftNodeOptions.measureStages is set.
  */
 import type { RaftMessage } from '@tessera/protocol'
 
-export const LEADER_STAGES = ['persisted', 'sent', 'acked', 'committed', 'applied'] as const
+export const LEADER_STAGES = ['persisted', 'sent', 'acked', 'allAcked', 'committed', 'applied'] as const
 export const FOLLOWER_STAGES = ['persisted', 'acked'] as const
 export type LeaderStage = (typeof LEADER_STAGES)[number]
 export type FollowerStage = (typeof FOLLOWER_STAGES)[number]
@@ -30,18 +34,55 @@ export interface StageReport {
   leader: Partial<Record<LeaderStage, StageSummary>>
   /** Milliseconds from receiving an append to each stage, on a follower. */
   follower: Partial<Record<FollowerStage, StageSummary>>
+  /** Where the slowest leader commits went; present once a leader sample finished. */
+  tail?: TailBreakdown
+}
+
+/**
+ * What held up a slow commit, judged from its stage times (the first that applies):
+ *   send:          the first append left late (event-loop delay before the transport write)
+ *   ownWrite:      every follower had acked, yet the commit waited for the leader's own write
+ *   quorumWrites:  the quorum's durable copies came late: the leader's write and the followers'
+ *                  acks (their writes, the delivery, or their event loops) were all slow
+ *   commitNotice:  a quorum had it in time, but it was handed out as committed late (the loop
+ *                  was busy: a long task, GC, a timer)
+ *   apply:         committed in time, applied late
+ */
+export const TAIL_CAUSES = ['send', 'ownWrite', 'quorumWrites', 'commitNotice', 'apply'] as const
+export type TailCause = (typeof TAIL_CAUSES)[number]
+
+export interface TailBreakdown {
+  /** Finished leader samples, and how many of them form the tail (the slowest 2%, at least 1). */
+  samples: number
+  tailCount: number
+  /** The fastest time to applied within the tail. */
+  thresholdMs: number
+  /** Mean milliseconds from propose() to each stage over the tail's commits. */
+  meanMs: Partial<Record<LeaderStage, number>>
+  /** How many tail commits each cause explains (see TailCause). */
+  causes: Record<TailCause, number>
 }
 
 /** Samples kept per stage (the newest win). */
 const MAX_SAMPLES = 20_000
 /** A followed entry that has not finished after this long (lost, replaced) is given up. */
 const GIVE_UP_MS = 2000
+/** The share of the slowest commits that report().tail describes. */
+const TAIL_SHARE = 0.02
+/** A stage later than the one before it by more than this counts as having held the commit up. */
+const LATE_MS = 0.5
 
 interface Followed<S extends string> {
   index: number
   t0: number
   marked: Set<S>
+  /** Milliseconds from t0 to each stage reached. */
+  at: Partial<Record<S, number>>
+  /** Followers whose ack covers the entry (leader only). */
+  ackedBy?: Set<string>
 }
+
+type LeaderTimes = Partial<Record<LeaderStage, number>>
 
 class Samples {
   private readonly values: number[] = []
@@ -70,25 +111,33 @@ export class StageTimer {
   private followerEntry: Followed<FollowerStage> | undefined
   private leaderSamples = new Map<LeaderStage, Samples>()
   private followerSamples = new Map<FollowerStage, Samples>()
+  /** Finished leader samples, whole (the newest MAX_SAMPLES). */
+  private finished: LeaderTimes[] = []
+  private nextFinished = 0
 
-  constructor(private readonly now: () => number = () => performance.now()) {}
+  /** `followers`: how many acks make allAcked (the group's size minus one; default 2). */
+  constructor(private readonly now: () => number = () => performance.now(), private readonly followers = 2) {}
 
   /** The leader accepted a proposal at `index`. */
   proposed(index: number): void {
     if (this.leaderEntry !== undefined && this.now() - this.leaderEntry.t0 > GIVE_UP_MS) this.leaderEntry = undefined
-    if (this.leaderEntry === undefined) this.leaderEntry = { index, t0: this.now(), marked: new Set() }
+    if (this.leaderEntry === undefined) this.leaderEntry = { index, t0: this.now(), marked: new Set(), at: {}, ackedBy: new Set() }
   }
 
   /** Messages received from peers. */
   received(messages: readonly RaftMessage[]): void {
     for (const m of messages) {
       if (m.type === 'appendResp') {
-        if (!m.reject && this.leaderEntry !== undefined && m.index >= this.leaderEntry.index) this.markLeader('acked')
+        const e = this.leaderEntry
+        if (m.reject || e === undefined || m.index < e.index) continue
+        this.markLeader('acked')
+        e.ackedBy!.add(m.from)
+        if (e.ackedBy!.size >= this.followers) this.markLeader('allAcked')
       } else if (m.type === 'append') {
         if (this.followerEntry !== undefined && this.now() - this.followerEntry.t0 > GIVE_UP_MS) this.followerEntry = undefined
         if (this.followerEntry !== undefined) continue
         const last = m.entries[m.entries.length - 1]
-        if (last !== undefined) this.followerEntry = { index: last.index, t0: this.now(), marked: new Set() }
+        if (last !== undefined) this.followerEntry = { index: last.index, t0: this.now(), marked: new Set(), at: {} }
       }
     }
   }
@@ -129,6 +178,8 @@ export class StageTimer {
     this.reset()
     this.leaderSamples = new Map()
     this.followerSamples = new Map()
+    this.finished = []
+    this.nextFinished = 0
   }
 
   report(): StageReport {
@@ -142,22 +193,30 @@ export class StageTimer {
       const s = this.followerSamples.get(stage)?.summary()
       if (s !== undefined) follower[stage] = s
     }
-    return { leader, follower }
+    const tail = tailOf(this.finished)
+    return tail === undefined ? { leader, follower } : { leader, follower, tail }
   }
 
   private markLeader(stage: LeaderStage): void {
     const e = this.leaderEntry!
     if (e.marked.has(stage)) return
     e.marked.add(stage)
-    sampleOf(this.leaderSamples, stage).add(this.now() - e.t0)
-    if (stage === 'applied') this.leaderEntry = undefined
+    const ms = this.now() - e.t0
+    e.at[stage] = ms
+    sampleOf(this.leaderSamples, stage).add(ms)
+    if (stage !== 'applied') return
+    this.leaderEntry = undefined
+    if (this.finished.length < MAX_SAMPLES) this.finished.push(e.at)
+    else this.finished[this.nextFinished++ % MAX_SAMPLES] = e.at
   }
 
   private markFollower(stage: FollowerStage): void {
     const e = this.followerEntry!
     if (e.marked.has(stage)) return
     e.marked.add(stage)
-    sampleOf(this.followerSamples, stage).add(this.now() - e.t0)
+    const ms = this.now() - e.t0
+    e.at[stage] = ms
+    sampleOf(this.followerSamples, stage).add(ms)
     if (e.marked.size === FOLLOWER_STAGES.length) this.followerEntry = undefined
   }
 }
@@ -169,4 +228,33 @@ function sampleOf<S>(map: Map<S, Samples>, stage: S): Samples {
     map.set(stage, s)
   }
   return s
+}
+
+function tailOf(finished: readonly LeaderTimes[]): TailBreakdown | undefined {
+  if (finished.length === 0) return undefined
+  const sorted = [...finished].sort((a, b) => (b.applied ?? 0) - (a.applied ?? 0))
+  const tail = sorted.slice(0, Math.max(1, Math.ceil(finished.length * TAIL_SHARE)))
+  const meanMs: Partial<Record<LeaderStage, number>> = {}
+  for (const stage of LEADER_STAGES) {
+    const values = tail.map((t) => t[stage]).filter((v): v is number => v !== undefined)
+    if (values.length > 0) meanMs[stage] = round(values.reduce((s, v) => s + v, 0) / values.length)
+  }
+  const causes = Object.fromEntries(TAIL_CAUSES.map((c) => [c, 0])) as Record<TailCause, number>
+  for (const t of tail) causes[causeOf(t)]++
+  return { samples: finished.length, tailCount: tail.length, thresholdMs: round(tail[tail.length - 1]!.applied ?? 0), meanMs, causes }
+}
+
+/** The first stage that came late, in the order a commit goes through them (see TailCause). */
+export function causeOf(t: LeaderTimes): TailCause {
+  const committed = t.committed ?? t.applied ?? 0
+  const applied = t.applied ?? committed
+  const allAcked = t.allAcked ?? Infinity
+  const persisted = t.persisted ?? Infinity
+  // The earliest moment a quorum held it durably: every follower, or the leader and one follower.
+  const quorum = Math.min(allAcked, Math.max(t.acked ?? Infinity, persisted))
+  if ((t.sent ?? 0) > LATE_MS) return 'send'
+  if (persisted !== Infinity && committed >= persisted && persisted > allAcked + LATE_MS) return 'ownWrite'
+  if (applied - committed > LATE_MS) return 'apply'
+  if (quorum !== Infinity && committed - quorum > LATE_MS) return 'commitNotice'
+  return 'quorumWrites'
 }

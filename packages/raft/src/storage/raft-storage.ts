@@ -183,6 +183,16 @@ export class RaftStorage {
     })
   }
 
+  /**
+   * Whether the log, counting saves still queued, holds the entry at `index` with `term`. A
+   * snapshot at such an entry is placed behind it and keeps the log after it; one at an entry
+   * the log lacks (committed and applied, but not yet handed to save) would reset the log, and
+   * the save still to come of that entry would then reach back behind the snapshot.
+   */
+  holds(index: number, term: number): boolean {
+    return this.terms.termAt(index) === term
+  }
+
   /** The newest durable snapshot (verified again as it is read), or undefined. */
   async loadSnapshot(): Promise<Snapshot | undefined> {
     const current = this.snapshot

@@ -76,14 +76,23 @@ async function main(): Promise<number> {
   }
   const started = performance.now()
   let failed = 0
+  // How often the leader's early apply and a crash with its own write outstanding came up.
+  let earlyApplied = 0
+  let crashesMidWrite = 0
+  let leaderCrashesAfterEarlyApply = 0
+  let seedsWithThose = 0
   for (let k = 0; k < args.seeds; k++) {
     const seed = args.from + BigInt(k)
     const t0 = performance.now()
     const result = await runWorld({ seed, nodes: args.nodes, ...(args.ticks !== undefined ? { chaosTicks: args.ticks } : {}), ...(args.bug !== undefined ? { bugs: bugsFor(args.bug)! } : {}), ...(args.profile === 'churn' ? { weather: CHURN_PROFILE } : {}) })
     const ms = (performance.now() - t0).toFixed(0)
     const s = result.stats
+    earlyApplied += s.appliedBeforeOwnWrite
+    crashesMidWrite += s.crashesWithWriteOutstanding
+    leaderCrashesAfterEarlyApply += s.leaderCrashesAfterEarlyApply
+    if (s.leaderCrashesAfterEarlyApply > 0) seedsWithThose++
     if (result.ok) {
-      if (!args.quiet) console.log(`seed ${seed} ok ${ms}ms ops=${s.committedOps} unknown=${s.unknownOps} leaders=${s.elections} crashes=${s.crashes} conf=${s.confChanges} transfers=${s.transfers} msgs=${s.messagesSent}`)
+      if (!args.quiet) console.log(`seed ${seed} ok ${ms}ms ops=${s.committedOps} unknown=${s.unknownOps} leaders=${s.elections} crashes=${s.crashes} conf=${s.confChanges} transfers=${s.transfers} msgs=${s.messagesSent} earlyApplied=${s.appliedBeforeOwnWrite} crashesMidWrite=${s.crashesWithWriteOutstanding} leaderCrashesAfterEarlyApply=${s.leaderCrashesAfterEarlyApply}`)
       if (args.trace) console.log(result.trace.dump())
       continue
     }
@@ -96,6 +105,10 @@ async function main(): Promise<number> {
     if (args.trace) console.log(result.trace.dump())
   }
   const secs = ((performance.now() - started) / 1000).toFixed(1)
+  console.log(
+    `entries applied before the leader's own write: ${earlyApplied}; crashes with a write outstanding: ${crashesMidWrite}; ` +
+      `leader crashes after applying unwritten entries: ${leaderCrashesAfterEarlyApply} (in ${seedsWithThose} seeds)`,
+  )
   console.log(`${args.seeds - failed}/${args.seeds} seeds passed in ${secs}s`)
   return failed === 0 ? 0 : 1
 }

@@ -4,8 +4,12 @@
  * can be armed to strike after a given number of disk operations, i.e. in the middle of
  * persisting, so that unsynced writes are lost or torn exactly as the SimDisk crash model
  * decides. The order is the production driver's:
- * send rd.messages → persist (fsync) → send rd.messagesAfterPersist → apply → advance, so a
- * crash can fall between a leader's sending its entries and their being durable.
+ * send rd.messages → apply rd.committedEntries → persist (fsync) → send rd.messagesAfterPersist
+ * → advance, so a crash can fall between a leader's sending its entries and their being durable.
+ * The weather may make a write slow: its persist then starts some ticks later, and meanwhile the
+ * node steps messages, sends core.takeMessages() and applies core.takeCommitted(), so a leader
+ * applies and answers entries its followers committed before its own write, and may crash
+ * before that write (core/index.ts).
  */
 import { EntryKind, TesseraError, type Entry, type NodeId, type RaftMessage } from '@tessera/protocol'
 import type { Prng, SimDisk } from '@tessera/sim'
@@ -13,9 +17,11 @@ import {
   RaftCore,
   bootstrapState,
   decodeConfChange,
+  type CommittedBatch,
   type RaftConfig,
   type RaftLogger,
   type ReadState,
+  type Ready,
   type Role,
 } from '../core/index.js'
 import type { Disk, DiskFile, OpenMode } from '../storage/disk.js'
@@ -84,6 +90,10 @@ class CrashingDisk implements Disk {
 }
 
 export interface SimNodeEnv {
+  /** The world's tick. */
+  now(): number
+  /** `count` entries were applied while this node, leading, had not written them itself yet. */
+  appliedBeforeOwnWrite(count: number): void
   /** Sends a message through the simulated network. */
   send(m: RaftMessage): void
   /** A client request this node accepted was answered. */
@@ -105,6 +115,8 @@ export interface SimNodeOptions {
   snapshotEvery: number
   /** Entries kept in the log behind each snapshot for followers that lag a little. */
   snapshotKeepEntries: number
+  /** A write of a Ready with entries starts 1..maxTicks ticks late with this probability (draws from `prng`). */
+  slowWrites: { chance: number; maxTicks: number; prng: Prng }
   env: SimNodeEnv
 }
 
@@ -130,6 +142,10 @@ export class SimNode {
   private readonly waitingReads = new Map<string, WaitingRead>()
   private readStates: Array<ReadState & { read: WaitingRead }> = []
   private readCounter = 0
+  /** A Ready whose write waits for the slow disk, and the tick the write starts at. */
+  private delayed: { rd: Ready; startTick: number } | undefined
+  /** The end of the log as durable in the WAL (the last completed save), for the stats. */
+  private durableThrough = 0
 
   constructor(opts: SimNodeOptions) {
     this.id = opts.id
@@ -170,6 +186,7 @@ export class SimNode {
       },
     )
     this.storage = storage
+    this.durableThrough = entries[entries.length - 1]?.index ?? this.lastSnapshotIndex
     this.status = 'up'
     this.role = 'follower'
     this.opts.env.trace(`${this.id} up: term ${hardState.term} commit ${hardState.commit} entries ${entries.length} snapshot ${this.lastSnapshotIndex}`)
@@ -204,6 +221,17 @@ export class SimNode {
     this.waitingReads.clear()
     this.readStates = []
     this.role = 'follower'
+    this.delayed = undefined
+  }
+
+  /** A Ready handed out here is not yet written (a crash now loses it). */
+  writeOutstanding(): boolean {
+    return this.delayed !== undefined
+  }
+
+  /** Leading, this node applied (and answered) an entry that is not yet durable in its WAL. */
+  leaderAppliedUnwritten(): boolean {
+    return this.up && this.role === 'leader' && this.core!.status().applied > this.durableThrough
   }
 
   propose(cmd: KvCommand, data: Uint8Array): TesseraError | undefined {
@@ -224,34 +252,31 @@ export class SimNode {
     return undefined
   }
 
-  /** Runs Ready cycles until none is left. Throws SimulatedCrash if an armed crash strikes. */
+  /**
+   * Runs Ready cycles until none is left, or until one waits for the slow disk (its write then
+   * starts at a later call). Throws SimulatedCrash if an armed crash strikes.
+   */
   async process(): Promise<void> {
     const core = this.core
     const storage = this.storage
     if (core === undefined || storage === undefined) return
+    if (this.delayed !== undefined) {
+      // Our own write has not started: what may leave at once leaves, and what the others'
+      // acks committed meanwhile is applied and answered now.
+      for (const m of core.takeMessages()) this.opts.env.send(m)
+      this.applyBatch(core.takeCommitted(), storage)
+      if (this.opts.env.now() < this.delayed.startTick) return
+      const { rd } = this.delayed
+      this.delayed = undefined
+      await this.finish(core, storage, rd)
+    }
     while (core.hasReady()) {
       const rd = core.ready()
       // The leader's appends leave before its own write (thesis §10.2.1): an armed crash below
       // then strikes after they are on the wire and before they are durable here.
       for (const m of rd.messages) this.opts.env.send(m)
-      if (rd.snapshot !== undefined) {
-        await storage.saveSnapshot(rd.snapshot)
-        this.kv = KvStateMachine.restore(rd.snapshot.data)
-        this.lastSnapshotIndex = rd.snapshot.meta.index
-        this.opts.env.trace(`${this.id} installed snapshot at ${rd.snapshot.meta.index}`)
-      }
-      if (rd.hardState !== undefined || rd.entries.length > 0) {
-        await storage.save({ ...(rd.hardState !== undefined ? { hardState: rd.hardState } : {}), entries: rd.entries })
-      }
-      for (const m of rd.messagesAfterPersist) this.opts.env.send(m)
-      for (const e of rd.committedEntries) this.apply(e)
-      for (const rs of rd.readStates) {
-        const key = new TextDecoder().decode(rs.context)
-        const read = this.waitingReads.get(key)
-        if (read === undefined) continue
-        this.waitingReads.delete(key)
-        this.readStates.push({ ...rs, read })
-      }
+      // Committed entries need not wait for this node's write: apply them first.
+      this.applyBatch(rd, storage)
       if (rd.softState !== undefined) {
         if (rd.softState.role !== this.role) this.opts.env.trace(`${this.id} is ${rd.softState.role} (leader '${rd.softState.leader}')`)
         if (this.role === 'leader' && rd.softState.role !== 'leader') {
@@ -262,10 +287,51 @@ export class SimNode {
         }
         this.role = rd.softState.role
       }
-      core.advance(rd)
-      this.serveReads()
-      await this.maybeSnapshot()
+      const slow = this.opts.slowWrites
+      if (rd.entries.length > 0 && slow.chance > 0 && slow.prng.chance(slow.chance)) {
+        const ticks = slow.prng.int(1, slow.maxTicks + 1)
+        this.delayed = { rd, startTick: this.opts.env.now() + ticks }
+        this.opts.env.trace(`${this.id} write of ${rd.entries.length} entries starts in ${ticks} ticks`)
+        return
+      }
+      await this.finish(core, storage, rd)
     }
+  }
+
+  /** Persists `rd`, then sends what promises it durable, then advances. */
+  private async finish(core: RaftCore, storage: RaftStorage, rd: Ready): Promise<void> {
+    if (rd.snapshot !== undefined) {
+      await storage.saveSnapshot(rd.snapshot)
+      this.kv = KvStateMachine.restore(rd.snapshot.data)
+      this.lastSnapshotIndex = rd.snapshot.meta.index
+      this.durableThrough = rd.snapshot.meta.index
+      this.opts.env.trace(`${this.id} installed snapshot at ${rd.snapshot.meta.index}`)
+    }
+    if (rd.hardState !== undefined || rd.entries.length > 0) {
+      await storage.save({ ...(rd.hardState !== undefined ? { hardState: rd.hardState } : {}), entries: rd.entries })
+      const last = rd.entries[rd.entries.length - 1]
+      if (last !== undefined) this.durableThrough = last.index
+    }
+    for (const m of rd.messagesAfterPersist) this.opts.env.send(m)
+    core.advance(rd)
+    this.serveReads()
+    await this.maybeSnapshot()
+  }
+
+  private applyBatch(batch: CommittedBatch, storage: RaftStorage): void {
+    if (this.role === 'leader') {
+      const unwritten = batch.committedEntries.filter((e) => e.index > this.lastSnapshotIndex && !storage.holds(e.index, e.term)).length
+      if (unwritten > 0) this.opts.env.appliedBeforeOwnWrite(unwritten)
+    }
+    for (const e of batch.committedEntries) this.apply(e)
+    for (const rs of batch.readStates) {
+      const key = new TextDecoder().decode(rs.context)
+      const read = this.waitingReads.get(key)
+      if (read === undefined) continue
+      this.waitingReads.delete(key)
+      this.readStates.push({ ...rs, read })
+    }
+    this.serveReads()
   }
 
   private apply(e: Entry): void {
@@ -300,6 +366,8 @@ export class SimNode {
     if (every <= 0 || st.applied - this.lastSnapshotIndex < every || st.applied < st.firstIndex) return
     const term = core.termAt(st.applied)
     if (term === undefined) return
+    // Entries applied before our own write may not be in the WAL yet: a snapshot waits for them.
+    if (!this.storage!.holds(st.applied, term)) return
     const snapshot = { meta: { index: st.applied, term, conf: st.conf }, data: this.kv.snapshot() }
     await this.storage!.saveSnapshot(snapshot)
     const keep = this.opts.snapshotKeepEntries

@@ -73,6 +73,12 @@ export interface WorldStats {
   transfers: number
   messagesSent: number
   messagesDropped: number
+  /** Entries a leader applied (and answered) while its own write of them had not started. */
+  appliedBeforeOwnWrite: number
+  /** Crashes that struck a member whose own write of a Ready was still outstanding. */
+  crashesWithWriteOutstanding: number
+  /** Of those, crashes of a leader that had applied (and answered) entries it had not written. */
+  leaderCrashesAfterEarlyApply: number
 }
 
 export interface WorldResult {
@@ -84,6 +90,9 @@ export interface WorldResult {
   weather: string
   trace: TraceBuffer
 }
+
+/** Per tick, the chance that a leader which applied entries it has not written yet crashes. */
+const OWN_WRITE_CRASH_PER_TICK = 0.05
 
 /** Everything the seed decides about a run. */
 interface Weather {
@@ -104,6 +113,9 @@ interface Weather {
   snapshotEvery: number
   snapshotKeepEntries: number
   spares: number
+  /** Probability that a member's write of a Ready's entries starts only some ticks later (a slow disk). */
+  slowWriteChance: number
+  slowWriteMaxTicks: number
 }
 
 function drawWeather(p: Prng, bugs: PlantedBugs | undefined): Weather {
@@ -138,6 +150,11 @@ function drawWeather(p: Prng, bugs: PlantedBugs | undefined): Weather {
     snapshotEvery: p.pick([0, 5, 20, 60]),
     snapshotKeepEntries: p.pick([0, 5, 50]),
     spares: p.int(1, 3),
+    // Drawn last, so the draws above (and the weather of known seeds) stay as they were.
+    slowWriteChance: p.pick([0, 0.05, 0.2, 0.5]),
+    // Up to about a network round trip: long enough for the followers' acks to commit an entry
+    // before the leader's own write of it has started.
+    slowWriteMaxTicks: p.int(1, Math.ceil(roundTrip) + 4),
   }
 }
 
@@ -203,7 +220,7 @@ export class World {
   private liveness = false
   private readonly stats: WorldStats = {
     ticks: 0, committedOps: 0, unknownOps: 0, crashes: 0, restarts: 0, elections: 0,
-    confChanges: 0, transfers: 0, messagesSent: 0, messagesDropped: 0,
+    confChanges: 0, transfers: 0, messagesSent: 0, messagesDropped: 0, appliedBeforeOwnWrite: 0, crashesWithWriteOutstanding: 0, leaderCrashesAfterEarlyApply: 0,
   }
 
   constructor(options: WorldOptions) {
@@ -223,6 +240,7 @@ export class World {
     const netPrng = root.fork()
     const diskPrng = root.fork()
     const nodePrng = root.fork()
+    const slowDiskPrng = root.fork()
     this.founders = Array.from({ length: this.opts.nodes }, (_, k) => `n${k + 1}`)
     this.spares = Array.from({ length: this.weather.spares }, (_, k) => `n${this.opts.nodes + k + 1}`)
     this.net = new SimNetwork<Uint8Array>({
@@ -242,7 +260,12 @@ export class World {
         founders: founder ? this.founders : undefined,
         snapshotEvery: this.weather.snapshotEvery,
         snapshotKeepEntries: this.weather.snapshotKeepEntries,
+        slowWrites: { chance: this.weather.slowWriteChance, maxTicks: this.weather.slowWriteMaxTicks, prng: slowDiskPrng.fork() },
         env: {
+          now: () => this.tickNo,
+          appliedBeforeOwnWrite: (n) => {
+            this.stats.appliedBeforeOwnWrite += n
+          },
           send: (m) => this.send(m),
           reply: (client, seq, result) => this.reply(client, seq, result),
           onApply: (nodeId, e) => this.invariants.onApply(nodeId, e),
@@ -268,6 +291,7 @@ export class World {
       `drop=${n.dropProbability.toFixed(3)} dup=${n.duplicateProbability.toFixed(3)} delay=${n.minDelayTicks}+${n.meanExtraDelayTicks.toFixed(1)}`,
       `partitions=${n.autoPartition !== undefined} clogs=${n.autoClog !== undefined}`,
       `crash/tick=${w.crashPerTick} leaderCrash/tick=${w.leaderCrashPerTick} newLeaderCrash=${w.newLeaderCrash} conf/tick=${w.confChangePerTick} transfer/tick=${w.transferPerTick} snapshotEvery=${w.snapshotEvery} keep=${w.snapshotKeepEntries} chunk=${w.raft.snapshotChunkBytes}`,
+      `slowWrites=${w.slowWriteChance}x${w.slowWriteMaxTicks}`,
       `clients=${w.clients} keys=${w.keys}`,
     ].join(' ')
   }
@@ -378,6 +402,8 @@ export class World {
   }
 
   private nodeDown(node: SimNode, why: string, crashNow = false): void {
+    if (node.writeOutstanding()) this.stats.crashesWithWriteOutstanding++
+    if (node.leaderAppliedUnwritten()) this.stats.leaderCrashesAfterEarlyApply++
     if (crashNow) node.crash()
     else node.down()
     this.net.crash(node.id)
@@ -426,6 +452,11 @@ export class World {
         node.armCrash(this.chaos.int(0, 3))
         this.trace.log(`${id} crash armed (new-leader nemesis)`)
       }
+    }
+    for (const node of this.nodes.values()) {
+      // As VOPR crashes replicas likelier while writes are in flight: a leader that applied and
+      // answered entries its own WAL does not have yet is crashed now and then, losing that write.
+      if (node.leaderAppliedUnwritten() && this.chaos.chance(OWN_WRITE_CRASH_PER_TICK)) this.nodeDown(node, 'leader with its own write outstanding', true)
     }
     const leader = this.leader()
     if (leader !== undefined && !leader.isArmed() && this.chaos.chance(w.leaderCrashPerTick)) {
