@@ -270,6 +270,8 @@ describe('mount.fuse.tessera: the mount(8) helper', function () {
       join(REPO, 'packages/cli/bin/tessera.js'), 'mount', '--background', '--meta', '127.0.0.1:7400,[::1]:7401',
       '--secret-file', '/etc/tessera/secret', '--cache-ms', '250', '--max-dirty', '64MiB', '/mnt/t',
     ])
+    const shared = await run(HELPER, ['meta=h:1', '/mnt/t', '-o', 'allow_other', '-f'])
+    expect(shared.stdout.trim().split(' ').slice(-2)).to.deep.equal(['--allow-other', '/mnt/t'])
     const dir = await run(HELPER, ['/srv/cluster', '/mnt/t', '-n', '-f', '-t', 'fuse.tessera'])
     expect(dir.stdout).to.contain('mount --background --dir /srv/cluster /mnt/t')
     const unknown = await run(HELPER, ['meta=h:1', '/mnt/t', '-f', '-o', 'colour=blue'])
