@@ -23,7 +23,7 @@
  */
 import { holdersOf, packHolders, unpackHolders } from './holders.js'
 import { confirmDeletes, dropOrdersOf, isDoomedCopy, type GcTables } from './gc.js'
-import type { BTree } from './btree.js'
+import type { Tables } from './tables.js'
 
 export type ChunkState = 'up' | 'down' | 'draining'
 
@@ -71,9 +71,7 @@ export const CLUSTER_OPS: ReadonlySet<string> = new Set<ClusterRequest['op']>([
 ])
 
 /** The cluster map's view of the tables (what its operations read and change). */
-export interface ClusterTables extends GcTables {
-  chunkServers: BTree<number, ChunkServerRecord>
-}
+export type ClusterTables = GcTables & Pick<Tables, 'chunkServers'>
 
 export function serverById(t: ClusterTables, id: string): ChunkServerRecord | undefined {
   for (const [, server] of t.chunkServers.entries()) if (server.id === id) return server

@@ -24,21 +24,15 @@
  * it holds (a block it still has is then an orphan again, or a good copy of a block referenced
  * anew: blocks are addressed by their content).
  */
-import type { BTree } from './btree.js'
-import { holdersOf, type Holders } from './holders.js'
+import type { Tables } from './tables.js'
+import { holdersOf } from './holders.js'
 import { numberKey, numberKeyPrefix, splitNumberKey } from './number-key.js'
 
 /** Most blocks one retireBlocks command names. */
 export const MAX_RETIRE_BATCH = 4096
 
-export interface GcTables {
-  refs: BTree<string, number>
-  unreferenced: BTree<string, number>
-  locations: BTree<string, Holders>
-  underReplicated: BTree<string, number>
-  deleteOrders: BTree<string, number>
-  retired: BTree<string, number>
-}
+/** The tables GC reads and changes (their meaning: tables.ts). */
+export type GcTables = Pick<Tables, 'refs' | 'unreferenced' | 'locations' | 'underReplicated' | 'deleteOrders' | 'retired'>
 
 export interface RetireReply {
   /** Blocks retired by this command. */
