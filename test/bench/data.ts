@@ -14,6 +14,7 @@
  *   npm run bench -- data
  *   BENCH_DATA_MIB=256 npm run bench -- data
  */
+import { DATA_NODE_FLAGS } from '@tessera/client'
 import { round, percent, type Benchmark, type Row } from './lib/bench.js'
 import { diskWriteMBs, rawWsUploadMBs } from './lib/data-baselines.js'
 import { runDataClient, startDataCluster } from './lib/data-cluster.js'
@@ -41,7 +42,7 @@ export const benchmark: Benchmark = {
     const rawWs = await rawWsUploadMBs(bytes)
     const disk = await diskWriteMBs(bytes)
     const cluster = await startDataCluster({ metas: 3, chunks: 3 })
-    const execArgv = CPU_PROF_DIR === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', CPU_PROF_DIR]
+    const execArgv = [...DATA_NODE_FLAGS, ...(CPU_PROF_DIR === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', CPU_PROF_DIR])]
     const timeoutMs = Math.max(300_000, TOTAL_MIB * 2000)
     let result: { put: NonNullable<DataClientResult['put']>; get: NonNullable<DataClientResult['get']>; vmHwm: number }
     const daemonCost: Record<'put' | 'get', Map<string, ProcessCost>> = { put: new Map(), get: new Map() }

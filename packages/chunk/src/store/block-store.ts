@@ -38,6 +38,7 @@ import { KeyLocks } from './key-locks.js'
 import { StoreLayout } from './layout.js'
 import { Quarantine } from './quarantine.js'
 import { emptyTmp, scanBlocks, type IndexEntry } from './scan.js'
+import { AlignedBufferPool, directIoWorks, openDirectTempFile } from './direct-file.js'
 import { PIECE_BYTES, sidecarBytesFor } from './sidecar.js'
 import { SpaceAccount, type SpaceOptions, type StoreUsage } from './space.js'
 
@@ -52,8 +53,10 @@ export interface BlockStoreOptions extends SpaceOptions {
   maxBlockBytes?: number
   /** Check every block's bytes during open (a full read of the store). Default false. */
   verifyOnOpen?: boolean
-  /** How temp files are created; a seam for fault injection in tests. */
+  /** How temp files are created; a seam for fault injection in tests (block files then use it too). */
   openTempFile?: TempFileOpener
+  /** Write block files with O_DIRECT where the file system allows it (direct-file.ts). Default true. */
+  directIo?: boolean
 }
 
 export interface BeginWriteOptions {
@@ -104,6 +107,7 @@ export class BlockStore {
     index: Map<string, IndexEntry>,
     private readonly maxBlockBytes: number,
     openTemp: TempFileOpener,
+    openBlockTemp: TempFileOpener,
   ) {
     this.index = index
     for (const entry of index.values()) space.addBlock(onDiskBytes(entry.length))
@@ -111,6 +115,7 @@ export class BlockStore {
       hasher,
       tmpDir: layout.tmpDir,
       openTempFile: openTemp,
+      openBlockTempFile: openBlockTemp,
       install: (block) => this.install(block),
       writerFinished: (writer) => this.writerFinished(writer),
     }
@@ -132,8 +137,9 @@ export class BlockStore {
       await emptyTmp(layout, log)
       const index = await scanBlocks({ layout, hasher, log, quarantine, verifyOnOpen: options.verifyOnOpen ?? false })
       await space.refresh()
+      const openBlockTemp = options.openTempFile ?? await chooseBlockTempOpener(layout.tmpDir, options.directIo ?? true, log)
       const store = new BlockStore(
-        dir, layout, hasher, log, quarantine, space, index, maxBlockBytes, options.openTempFile ?? openTempFile,
+        dir, layout, hasher, log, quarantine, space, index, maxBlockBytes, options.openTempFile ?? openTempFile, openBlockTemp,
       )
       log.info({ blocks: index.size }, 'block store open')
       return store
@@ -431,4 +437,16 @@ async function currentIno(path: string): Promise<number | undefined> {
     if (errnoCode(err) === 'ENOENT') return undefined
     throw err
   }
+}
+
+/** Direct writes for block files when wanted and working in `tmpDir`, else the page cache. */
+async function chooseBlockTempOpener(tmpDir: string, wanted: boolean, log: Logger): Promise<TempFileOpener> {
+  if (!wanted) return openTempFile
+  const pool = new AlignedBufferPool()
+  const probe = await directIoWorks(tmpDir, pool)
+  if (!probe.ok) {
+    log.info({ reason: probe.reason }, 'block files are written through the page cache: direct I/O does not work here')
+    return openTempFile
+  }
+  return (path) => openDirectTempFile(path, pool)
 }

@@ -32,7 +32,10 @@ export interface PreparedBlock {
 export interface WriterHost {
   readonly hasher: Hasher
   readonly tmpDir: string
+  /** Opens the sidecar's temp file. */
   readonly openTempFile: TempFileOpener
+  /** Opens the block's temp file (written in order, then synced once). */
+  readonly openBlockTempFile: TempFileOpener
   install(block: PreparedBlock): Promise<CommitResult>
   writerFinished(writer: BlockWriter): void
 }
@@ -70,7 +73,7 @@ export class BlockWriter {
   ): Promise<BlockWriter> {
     const stem = join(host.tmpDir, `${key}.${randomBytes(6).toString('hex')}`)
     const paths = { blockTemp: `${stem}.blk`, sidecarTemp: `${stem}.sum` }
-    const file = await host.openTempFile(paths.blockTemp)
+    const file = await host.openBlockTempFile(paths.blockTemp)
     return new BlockWriter(host, key, parts, reservedBytes, trustKey, file, paths)
   }
 

@@ -13,7 +13,7 @@ import { createLogger, type Logger } from '@tessera/protocol'
 import { type Command, type OptionSpec, EXIT, UsageError, parseSize } from '../command.js'
 import { CONFIG_OPTION, configKeys, loadSettings } from '../config-file.js'
 import { TARGET_OPTIONS, connectMeta, resolveClusterTarget, type ClusterTarget } from '../cluster-target.js'
-import { daemonEnv, tesseraBin } from '../local/processes.js'
+import { daemonEnv, tesseraNodeArgs } from '../local/processes.js'
 
 /** Set in the environment of the process that --background starts. */
 const BACKGROUND_CHILD_ENV = 'TESSERA_MOUNT_CHILD'
@@ -135,7 +135,7 @@ async function startInBackground(
   const args = process.argv.slice(2).filter((a) => a !== '--background')
   const log = logFile === undefined ? 'ignore' : openSync(logFile, 'a')
   try {
-    const child = spawn(process.execPath, [tesseraBin(), ...args], {
+    const child = spawn(process.execPath, tesseraNodeArgs(args), {
       detached: true, stdio: ['ignore', 'pipe', log], env: { ...daemonEnv(), [BACKGROUND_CHILD_ENV]: '1' },
     })
     const ready = await new Promise<boolean>((resolve) => {

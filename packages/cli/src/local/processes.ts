@@ -7,6 +7,7 @@ import { spawn } from 'node:child_process'
 import { openSync, closeSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
 import { fileURLToPath } from 'node:url'
+import { DATA_NODE_FLAGS } from '@tessera/client'
 
 /** The `tessera` entry script, so that daemons run the same build as the caller. */
 export function tesseraBin(): string {
@@ -21,11 +22,16 @@ export function tesseraBin(): string {
  */
 export const DAEMON_GLIBC_TUNABLES = 'glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=536870912'
 
+/** The node arguments that run `tessera <args>` with the data path's V8 flags. */
+export function tesseraNodeArgs(args: readonly string[]): string[] {
+  return [...DATA_NODE_FLAGS, tesseraBin(), ...args]
+}
+
 /** Starts `tessera <args>` detached, with stdout and stderr appended to `logFile`. */
 export function spawnDaemon(args: string[], logFile: string, env: NodeJS.ProcessEnv = daemonEnv()): number {
   const log = openSync(logFile, 'a')
   try {
-    const child = spawn(process.execPath, [tesseraBin(), ...args], {
+    const child = spawn(process.execPath, tesseraNodeArgs(args), {
       detached: true,
       stdio: ['ignore', log, log],
       env,
