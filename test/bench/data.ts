@@ -65,8 +65,8 @@ export const benchmark: Benchmark = {
     const put = result.put
     const got = result.get
     const expected = await seededDigest('bench-data', bytes)
-    if (put.sha256 !== expected || got.sha256 !== expected || got.bytes !== bytes) {
-      throw new Error(`data bench: the file read back differs (put ${put.sha256}, get ${got.sha256}, expected ${expected})`)
+    if (put.digest !== expected || got.digest !== expected || got.bytes !== bytes) {
+      throw new Error(`data bench: the file read back differs (put ${put.digest}, get ${got.digest}, expected ${expected})`)
     }
     const putMBs = bytes / 1e6 / put.seconds
     const getMBs = bytes / 1e6 / got.seconds

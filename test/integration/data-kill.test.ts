@@ -2,7 +2,7 @@
  * A chunk server killed (SIGKILL) in the middle of a put, through real processes (`tessera up`,
  * 3 meta members, 4 MiB blocks, RF 3). The put, done by FileStore in a child process from a
  * seeded stream, must end either committed, with every block holding 3 copies or at least
- * minCopies and recorded as under-replicated, and the file read back byte-identical (sha256,
+ * minCopies and recorded as under-replicated, and the file read back byte-identical (stream digest,
  * streamed) with the victim dead; or with a clear error and no new contents committed. Never a
  * committed file with a block that cannot be read.
  *   3 chunk servers, minCopies 2: the put commits (2 live servers are enough);
@@ -101,7 +101,7 @@ for (const { chunks, minCopies, commits } of CASES) {
         addresses: c.addresses, secretHex: c.secretHex, path: '/victim.bin', seed, bytes: BYTES, mode: 'get',
       }, { timeoutMs: 90_000 })
       expect(back.get!.bytes).to.equal(BYTES)
-      expect(back.get!.sha256, 'the file read back differs from what was put').to.equal(await seededDigest(seed, BYTES))
+      expect(back.get!.digest, 'the file read back differs from what was put').to.equal(await seededDigest(seed, BYTES))
     })
   })
 }

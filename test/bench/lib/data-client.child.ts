@@ -28,7 +28,8 @@ export interface DataClientConfig {
 export interface PhaseResult {
   seconds: number
   bytes: number
-  sha256: string
+  /** StreamDigest of the bytes read or written. */
+  digest: string
   /** Highest sampled RSS during this phase. */
   peakRss: number
   /** CPU time (user + system) this process spent in the phase, ms. */
@@ -86,7 +87,7 @@ function hashingSink(digest: StreamDigest): Writable {
 }
 
 async function put(files: FileStore, config: DataClientConfig): Promise<DataClientResult['put']> {
-  const digest = new StreamDigest()
+  const digest = await StreamDigest.create()
   let notified = config.notifyAtBytes === undefined
   const source = seededBytes(config.seed, config.bytes, (piece) => {
     digest.update(piece)
@@ -103,7 +104,7 @@ async function put(files: FileStore, config: DataClientConfig): Promise<DataClie
     const result = await files.putFile(config.path, source)
     const seconds = (performance.now() - started) / 1000
     return {
-      seconds, bytes: digest.bytes, sha256: digest.hex(), peakRss: sampler.stop(),
+      seconds, bytes: digest.bytes, digest: digest.hex(), peakRss: sampler.stop(),
       cpuMs: cpuMsSince(cpu), faults: process.resourceUsage().minorPageFault - faults,
       blocks: result.blocks.length, underReplicated: result.underReplicated,
     }
@@ -113,7 +114,7 @@ async function put(files: FileStore, config: DataClientConfig): Promise<DataClie
 }
 
 async function get(files: FileStore, config: DataClientConfig): Promise<PhaseResult> {
-  const digest = new StreamDigest()
+  const digest = await StreamDigest.create()
   const sink = hashingSink(digest)
   const sampler = new RssSampler()
   const cpu = process.cpuUsage()
@@ -123,7 +124,7 @@ async function get(files: FileStore, config: DataClientConfig): Promise<PhaseRes
     const bytes = await files.getFile(config.path, sink)
     const seconds = (performance.now() - started) / 1000
     await new Promise<void>((resolve, reject) => sink.end((err?: Error | null) => (err ? reject(err) : resolve())))
-    return { seconds, bytes, sha256: digest.hex(), peakRss: sampler.stop(), cpuMs: cpuMsSince(cpu), faults: process.resourceUsage().minorPageFault - faults }
+    return { seconds, bytes, digest: digest.hex(), peakRss: sampler.stop(), cpuMs: cpuMsSince(cpu), faults: process.resourceUsage().minorPageFault - faults }
   } finally {
     sampler.stop()
   }

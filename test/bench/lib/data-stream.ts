@@ -1,9 +1,12 @@
 /**
  * Seeded, reproducible file contents of any size without holding them: AES-128-CTR over zeros,
  * keyed by the seed (fast, incompressible, the same bytes for the same seed and size), and a
- * streaming sha256 over whatever passes through.
+ * streaming xxh64 over whatever passes through: 0.1 ms per MiB against sha256's 0.8 here, which
+ * the client processes of the data bench would otherwise count as their own CPU. It checks that
+ * the bytes came back unchanged, not that nobody forged them.
  */
-import { createCipheriv, createHash, type Hash } from 'node:crypto'
+import { createCipheriv, createHash } from 'node:crypto'
+import xxhash from 'xxhash-wasm'
 
 const PIECE = 1024 * 1024
 
@@ -19,10 +22,17 @@ export async function* seededBytes(seed: string, bytes: number, onPiece?: (piece
   }
 }
 
-/** A running sha256 with a byte count. */
+type XXHash64 = ReturnType<Awaited<ReturnType<typeof xxhash>>['create64']>
+
+/** A running xxh64 with a byte count. */
 export class StreamDigest {
-  private readonly hash: Hash = createHash('sha256')
   bytes = 0
+
+  private constructor(private readonly hash: XXHash64) {}
+
+  static async create(): Promise<StreamDigest> {
+    return new StreamDigest((await xxhash()).create64(0n))
+  }
 
   update(piece: Uint8Array): void {
     this.hash.update(piece)
@@ -30,13 +40,13 @@ export class StreamDigest {
   }
 
   hex(): string {
-    return this.hash.digest('hex')
+    return this.hash.digest().toString(16).padStart(16, '0')
   }
 }
 
-/** The sha256 of the seeded stream, computed without storing it. */
+/** The digest of the seeded stream, computed without storing it. */
 export async function seededDigest(seed: string, bytes: number): Promise<string> {
-  const digest = new StreamDigest()
+  const digest = await StreamDigest.create()
   for await (const piece of seededBytes(seed, bytes)) digest.update(piece)
   return digest.hex()
 }
