@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { DataClientConfig, DataClientResult } from './data-client.child.js'
+import { DATA_GLIBC_TUNABLES } from '@tessera/client'
 
 const REPO = fileURLToPath(new URL('../../../../', import.meta.url))
 const BIN = join(REPO, 'packages/cli/bin/tessera.js')
@@ -132,7 +133,8 @@ export function runDataClient(config: DataClientConfig, options: RunClientOption
   const child = fork(CHILD, [], {
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     execArgv: options.execArgv ?? [],
-    env: { ...process.env, TESSERA_DATA_CLIENT: JSON.stringify(config) },
+    // Tuned as `tessera put` and `get` are (bin/tessera.js's shebang).
+    env: { ...process.env, GLIBC_TUNABLES: process.env.GLIBC_TUNABLES ?? DATA_GLIBC_TUNABLES, TESSERA_DATA_CLIENT: JSON.stringify(config) },
   })
   const timeoutMs = options.timeoutMs ?? 600_000
   return new Promise<DataClientResult>((resolve, reject) => {

@@ -7,20 +7,12 @@ import { spawn } from 'node:child_process'
 import { openSync, closeSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
 import { fileURLToPath } from 'node:url'
-import { DATA_NODE_FLAGS } from '@tessera/client'
+import { DATA_GLIBC_TUNABLES, DATA_NODE_FLAGS } from '@tessera/client'
 
 /** The `tessera` entry script, so that daemons run the same build as the caller. */
 export function tesseraBin(): string {
   return fileURLToPath(new URL('../../../bin/tessera.js', import.meta.url))
 }
-
-/**
- * glibc malloc settings for the daemons: ws receives every message of the data path into a fresh
- * buffer of up to a few MiB, which malloc serves by mmap and returns by munmap (then page faults
- * on every message) unless its mmap threshold is raised. Measured on the chain: page faults per
- * MiB 33-52 -> 11-18, about 10% less CPU. The systemd units set the same.
- */
-export const DAEMON_GLIBC_TUNABLES = 'glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=536870912'
 
 /** The node arguments that run `tessera <args>` with the data path's V8 flags. */
 export function tesseraNodeArgs(args: readonly string[]): string[] {
@@ -44,9 +36,9 @@ export function spawnDaemon(args: string[], logFile: string, env: NodeJS.Process
   }
 }
 
-/** This process's environment, with DAEMON_GLIBC_TUNABLES unless GLIBC_TUNABLES is set. */
+/** This process's environment, with DATA_GLIBC_TUNABLES unless GLIBC_TUNABLES is set. */
 export function daemonEnv(): NodeJS.ProcessEnv {
-  return { ...process.env, GLIBC_TUNABLES: process.env.GLIBC_TUNABLES ?? DAEMON_GLIBC_TUNABLES }
+  return { ...process.env, GLIBC_TUNABLES: process.env.GLIBC_TUNABLES ?? DATA_GLIBC_TUNABLES }
 }
 
 /** True when `pid` is alive and its command line contains `marker` (e.g. its data directory). */

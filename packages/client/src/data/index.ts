@@ -14,4 +14,4 @@ export {
   MAX_KEY_SEED, type BlockName,
 } from './block-key.js'
 export { storeBlockStream, type BlockStreamDeps, type StoredBlocks } from './block-stream.js'
-export { DATA_NODE_FLAGS } from './node-flags.js'
+export { DATA_GLIBC_TUNABLES, DATA_NODE_FLAGS } from './node-flags.js'
