@@ -20,4 +20,9 @@ export {
   type WeatherOverrides,
   type WorldOptions, type WorldResult, type WorldFailure, type WorldStats, type FailureKind,
 } from './world.js'
+export {
+  livenessBudget, electionRoundTicks, slowDeliveryTicks, clientRetryTicks,
+  LIVENESS_FLOOR_TICKS, ELECTION_ROUNDS_WITH_PREVOTE, ELECTION_ROUNDS_WITHOUT_PREVOTE, CLIENT_RETRY_JITTER_TICKS,
+  type LivenessTiming,
+} from './liveness-budget.js'
 export { InteractionEnv, parseDatadriven, formatDatadriven, type Block } from './interaction.js'

@@ -7,13 +7,14 @@
  *
  * Phase 1 (chaos): faults on; the invariants of Figure 3 are checked after every tick.
  * Phase 2 (liveness): heal the network, restart every member, stop faults, and require every
- * client's last operation to complete within a tick budget. At the end, the client history must
- * be linearizable.
+ * client's last operation to complete within a tick budget derived from the run's election timeout
+ * and message delays (liveness-budget.ts). At the end, the client history must be linearizable.
  */
 import { TesseraError, decodeValue, encodeValue, raftMessageSchema, type NodeId, type RaftMessage } from '@tessera/protocol'
 import { Prng, SimDisk, SimNetwork, TraceBuffer, checkKvHistory, swarmNetworkFaults, type KvEvent, type NetworkFaults } from '@tessera/sim'
 import type { PlantedBugs, RaftConfig } from '../core/index.js'
 import { RaftInvariants, type Violation } from './invariants.js'
+import { CLIENT_RETRY_JITTER_TICKS, clientRetryTicks, livenessBudget } from './liveness-budget.js'
 import { encodeCommand, type KvCommand, type KvOp, type KvResult } from './kv.js'
 import { SimNode, SimulatedCrash } from './sim-node.js'
 
@@ -23,7 +24,7 @@ export interface WorldOptions {
   nodes?: number
   /** Ticks of the chaos phase. */
   chaosTicks?: number
-  /** Tick budget for the liveness phase. */
+  /** Tick budget for the liveness phase (default: derived from the weather, see livenessBudget). */
   livenessTicks?: number
   bugs?: PlantedBugs
   /** Pins parts of the weather the seed would pick (e.g. the 'churn' profile). */
@@ -193,7 +194,9 @@ interface SimClient {
 export class World {
   readonly seed: bigint
   readonly trace: TraceBuffer
-  private readonly opts: Required<Omit<WorldOptions, 'bugs' | 'traceCapacity' | 'weather'>> & { bugs: PlantedBugs | undefined }
+  private readonly opts: Required<Omit<WorldOptions, 'bugs' | 'traceCapacity' | 'weather' | 'livenessTicks'>> & { bugs: PlantedBugs | undefined }
+  /** Ticks the liveness phase may take: the caller's, or derived from this run's timing. */
+  private readonly livenessTicks: number
   private readonly weather: Weather
   private readonly chaos: Prng
   private readonly clientPrng: Prng
@@ -229,12 +232,12 @@ export class World {
       seed: options.seed,
       nodes: options.nodes ?? 3,
       chaosTicks: options.chaosTicks ?? 1500,
-      livenessTicks: options.livenessTicks ?? 600,
       bugs: options.bugs,
     }
     this.trace = new TraceBuffer({ capacity: options.traceCapacity ?? 20_000, now: () => this.tickNo })
     const root = new Prng(this.seed)
     this.weather = applyOverrides(drawWeather(root.fork(), this.opts.bugs), options.weather)
+    this.livenessTicks = options.livenessTicks ?? livenessBudget({ ...this.weather.network, electionTick: this.weather.raft.electionTick, preVote: this.weather.raft.preVote })
     this.chaos = root.fork()
     this.clientPrng = root.fork()
     const netPrng = root.fork()
@@ -293,6 +296,7 @@ export class World {
       `crash/tick=${w.crashPerTick} leaderCrash/tick=${w.leaderCrashPerTick} newLeaderCrash=${w.newLeaderCrash} conf/tick=${w.confChangePerTick} transfer/tick=${w.transferPerTick} snapshotEvery=${w.snapshotEvery} keep=${w.snapshotKeepEntries} chunk=${w.raft.snapshotChunkBytes}`,
       `slowWrites=${w.slowWriteChance}x${w.slowWriteMaxTicks}`,
       `clients=${w.clients} keys=${w.keys}`,
+      `liveness=${this.livenessTicks}`,
     ].join(' ')
   }
 
@@ -580,7 +584,7 @@ export class World {
     }
     const err = op.viaLog ? target.propose(op.cmd, encodeCommand(op.cmd)) : target.read(c.id, op.cmd.seq, op.cmd.key)
     if (err === undefined) {
-      op.retryAt = this.tickNo + 4 * this.weather.raft.electionTick + this.clientPrng.int(0, 20)
+      op.retryAt = this.tickNo + clientRetryTicks(this.weather.raft.electionTick) + this.clientPrng.int(0, CLIENT_RETRY_JITTER_TICKS)
       return
     }
     c.leaderHint = err.code === 'NOT_LEADER' ? err.details?.leaderId : undefined
@@ -614,7 +618,7 @@ export class World {
     this.crashAt.clear()
     // Every client finishes what it has, then issues one more operation that must complete.
     const finalSeq = new Map<string, number>()
-    const deadline = this.tickNo + this.opts.livenessTicks
+    const deadline = this.tickNo + this.livenessTicks
     while (this.failure === undefined && this.tickNo < deadline) {
       await this.restartDownNodes(true)
       for (const c of this.clients) {
@@ -630,7 +634,7 @@ export class World {
     if (this.failure !== undefined) return
     const stuck = this.clients.filter((c) => c.op !== undefined).map((c) => `${c.id} seq ${c.op!.cmd.seq}`)
     const leader = this.leader()
-    this.fail('liveness', `no progress within ${this.opts.livenessTicks} ticks after healing: waiting ${stuck.join(', ')}; leader ${leader?.id ?? 'none'}`)
+    this.fail('liveness', `no progress within ${this.livenessTicks} ticks after healing: waiting ${stuck.join(', ')}; leader ${leader?.id ?? 'none'}`)
   }
 
   private async restartDownNodes(all: boolean): Promise<void> {
