@@ -7,15 +7,18 @@
  * chains, then commit the block list and size together with where every block landed (one meta
  * write; under-replicated blocks are recorded for repair); the file's new contents become
  * visible at that commit (close-to-open, DESIGN decision 6), never before every block is durable.
+ * While the put runs, a BlockLease keeps its written blocks from meta's GC (a put may take
+ * longer than the grace period, its source may stall); it ends with the put.
  */
 import { once } from 'node:events'
 import {
-  TesseraError, silentLogger, type Attr, type BlockRef, type Logger, type Timespec,
+  TesseraError, silentLogger, type Attr, type BlockCopies, type BlockRef, type Logger, type Timespec,
 } from '@tessera/protocol'
 import { BlockReader } from './data/block-reader.js'
 import { BlockWriter } from './data/block-writer.js'
 import { ChunkConnections } from './data/connections.js'
 import { storeBlockStream } from './data/block-stream.js'
+import { BlockLease } from './data/block-lease.js'
 import { MetaBlockPlanner, type MetaCalls } from './data/meta-planner.js'
 import type { MetaClient } from './meta-client.js'
 
@@ -55,6 +58,8 @@ export interface DataConfig {
   blockSize: number
   replication: number
   minCopies: number
+  /** GC's grace period (ms): written blocks are recorded again well within it until committed. */
+  gcGraceMs?: number
 }
 
 function nowSpec(): Timespec {
@@ -93,14 +98,28 @@ export class FileStore {
     const blockWriter = new BlockWriter({
       planner: this.planner, connections: this.connections, logger: this.logger, replication: config.replication,
     })
-    const stored = await storeBlockStream({
-      blockWriter, planner: this.planner, blockSize: config.blockSize, maxParallel: this.options.maxParallel ?? 4,
-    }, source, options.onProgress)
-    const { attr, underReplicated } = await meta.exec({
-      op: 'commitFile', cred: meta.cred, ino: created.ino, blocks: stored.blocks, size: stored.size, mtime: nowSpec(),
-      ...(stored.written.length === 0 ? {} : { written: stored.written }),
+    const lease = config.gcGraceMs === undefined ? undefined : new BlockLease({
+      record: (blocks) => this.planner.blocksWritten(blocks), graceMs: config.gcGraceMs, label: path, logger: this.logger,
     })
-    return { attr, blocks: stored.blocks, underReplicated: stored.underReplicated + underReplicated }
+    try {
+      const stored = await storeBlockStream({
+        blockWriter, planner: this.planner, blockSize: config.blockSize, maxParallel: this.options.maxParallel ?? 4,
+        ...(lease === undefined ? {} : { onBlockWritten: (copies: BlockCopies) => lease.add([copies]) }),
+      }, source, options.onProgress)
+      let committed: { attr: Attr; underReplicated: number }
+      try {
+        lease?.checkHeld(stored.blocks)
+        committed = await meta.exec({
+          op: 'commitFile', cred: meta.cred, ino: created.ino, blocks: stored.blocks, size: stored.size, mtime: nowSpec(),
+          ...(stored.written.length === 0 ? {} : { written: stored.written }),
+        })
+      } catch (err) {
+        throw lease === undefined ? err : lease.commitFailure(err)
+      }
+      return { attr: committed.attr, blocks: stored.blocks, underReplicated: stored.underReplicated + committed.underReplicated }
+    } finally {
+      lease?.close()
+    }
   }
 
   /** The file's attributes and block list. */

@@ -3,6 +3,7 @@ import { expect } from 'chai'
 import { silentLogger } from '@tessera/protocol'
 import { BlockGc, DEFAULT_GC, Namespace, type GcSettings, type RetireBlocksRequest } from '../src/index.js'
 import { blockIdOf } from '../src/fsm/block-list.js'
+import { PlacementPins } from '../src/server/gc.js'
 import { pack, unpack } from '../src/fsm/codec.js'
 import { Harness, ROOT, ROOT_INO, code, key, ok } from './harness.js'
 
@@ -22,6 +23,8 @@ function later(h: Harness, ms: number): void {
   const total = h.now.sec * 1000 + Math.floor(h.now.nsec / 1e6) + ms
   h.now = { sec: Math.floor(total / 1000), nsec: (total % 1000) * 1e6 }
 }
+
+const nowMs = (h: Harness): number => h.now.sec * 1000 + h.now.nsec / 1e6
 
 /** A file `name` holding blocks `ns`, with copies on c1..c3. */
 function fileWith(h: Harness, name: string, blocks: number[]): number {
@@ -173,23 +176,66 @@ describe('fsm: garbage collection of unreferenced blocks', () => {
     expect([h.ns.deleteOrdersFor(1, 10), h.ns.deleteOrdersFor(2, 10), h.ns.deleteOrdersFor(3, 10)]).to.deep.equal([[id(5)], [id(5)], []])
   })
 
-  it('copies a writer records ahead of its commit are no orphans, however long the commit takes', () => {
+  const record = (h: Harness, n: number, servers = ['c1', 'c2', 'c3']) =>
+    ok(h.system({ op: 'addBlockLocations', blocks: [{ block: id(n), servers }] }))
+
+  it('a writer\'s record renews an unreferenced block: a cutoff after its first record but before the renewal spares it, an unrenewed one goes', () => {
     const h = threeServers()
-    register(h, 'c1', [id(6)])
-    expect(h.ns.unreferencedCount).to.equal(1)
-    // A writer wrote the block (the chunk servers deduplicated onto c1's copy) and records it ahead.
-    ok(h.system({ op: 'addBlockLocations', blocks: [{ block: id(6), servers: ['c1', 'c2', 'c3'] }] }))
+    // Two old orphans; a writer deduplicated onto c1's copy of 6 and records it (its lease).
+    register(h, 'c1', [id(6), id(7)])
+    later(h, 5 * MINUTE)
+    const firstRecord = nowMs(h)
+    record(h, 6)
+    expect(h.ns.unreferencedBlocks(10)).to.deep.include({ key: key(6), len: LEN, sinceMs: firstRecord })
+    later(h, 5 * MINUTE)
+    const renewed = nowMs(h)
+    record(h, 6)
+    later(h, 6 * MINUTE)
+    // Cutoff = now - 10 min: after the first record, before the renewal.
+    expect(nowMs(h) - 10 * MINUTE).to.be.above(firstRecord).and.below(renewed)
+    expect(retire(h, [id(6), id(7)])).to.deep.equal({ retired: 1, orders: 1 })
+    expect(h.ns.deleteOrdersFor(1, 10)).to.deep.equal([id(7)])
+    expect(h.ns.locationsOf(id(6))).to.deep.equal([1, 2, 3])
+    // The commit that names it takes it out of GC's reach for good.
+    const f = h.create(ROOT_INO, 'f')
+    ok(h.call({ op: 'commitFile', cred: ROOT, ino: f, blocks: [ref(6)], size: LEN, mtime: h.now }))
     expect(h.ns.unreferencedCount).to.equal(0)
     later(h, 60 * MINUTE)
     expect(retire(h, [id(6)]).retired).to.equal(0)
-    const f = h.create(ROOT_INO, 'f')
-    ok(h.call({ op: 'commitFile', cred: ROOT, ino: f, blocks: [ref(6)], size: LEN, mtime: h.now }))
-    expect(h.ns.locationsOf(id(6))).to.deep.equal([1, 2, 3])
-    // A writer that died instead: its block is an orphan again at the next block report.
-    ok(h.system({ op: 'addBlockLocations', blocks: [{ block: id(7), servers: ['c2'] }] }))
+  })
+
+  it('blocks a writer recorded and never committed go one grace period after the last record (no leak)', () => {
+    const h = threeServers()
+    // A writer records two fresh blocks ahead of its commit, then dies.
+    record(h, 8)
+    record(h, 9, ['c2'])
+    expect(h.ns.unreferencedCount).to.equal(2)
+    later(h, 10 * MINUTE - 100)
+    expect(retire(h, [id(8), id(9)]).retired).to.equal(0)
+    later(h, 100)
+    expect(retire(h, [id(8), id(9)])).to.deep.equal({ retired: 2, orders: 4 })
     expect(h.ns.unreferencedCount).to.equal(0)
-    register(h, 'c2', [id(7)])
-    expect(h.ns.unreferencedBlocks(10).map((b) => b.key)).to.deep.equal([key(7)])
+    // A later report of a copy does not restart an orphan's clock; a writer's record does.
+    const seen = nowMs(h)
+    register(h, 'c1', [id(10)])
+    later(h, MINUTE)
+    ok(h.system({ op: 'blockReport', id: 'c2', blocks: [id(10)], replace: false }))
+    expect(h.ns.unreferencedBlocks(10)).to.deep.equal([{ key: key(10), len: LEN, sinceMs: seen }])
+  })
+
+  it('a record of a block GC has retired counts only the copies without an order, and its commit is refused while orders are out', () => {
+    const h = threeServers()
+    register(h, 'c1', [id(11)])
+    later(h, 10 * MINUTE)
+    retire(h, [id(11)])
+    // The writer's chain deduplicated onto c1's doomed copy and stored fresh ones on c2 and c3.
+    const recordedAt = nowMs(h)
+    record(h, 11)
+    expect(h.ns.locationsOf(id(11))).to.deep.equal([2, 3])
+    expect(h.ns.unreferencedBlocks(10)).to.deep.equal([{ key: key(11), len: LEN, sinceMs: recordedAt }])
+    expect(h.ns.isRetired(id(11))).to.equal(true)
+    const f = h.create(ROOT_INO, 'f')
+    expect(code(h.call({ op: 'commitFile', cred: ROOT, ino: f, blocks: [ref(11)], size: LEN, mtime: h.now }))).to.equal('EAGAIN')
   })
 
   it('delete orders survive a snapshot and restore; malformed ones are refused', () => {
@@ -224,9 +270,9 @@ describe('fsm: garbage collection of unreferenced blocks', () => {
 })
 
 describe('BlockGc: the leader\'s passes', () => {
-  function gcOver(h: Harness, settings: Partial<GcSettings> = {}) {
+  function gcOver(h: Harness, settings: Partial<GcSettings> = {}, pins = new PlacementPins(0)) {
+    const term = { value: 1 }
     const proposed: RetireBlocksRequest[] = []
-    const nowMs = () => h.now.sec * 1000 + h.now.nsec / 1e6
     const gc = new BlockGc({
       namespace: () => h.ns,
       isLeader: () => true,
@@ -234,11 +280,13 @@ describe('BlockGc: the leader\'s passes', () => {
         proposed.push(req)
         return ok(h.system(req))
       },
-      clockMs: nowMs,
+      clockMs: () => nowMs(h),
+      term: () => term.value,
+      pins,
       logger: silentLogger(),
       settings: { ...DEFAULT_GC, ...settings },
     })
-    return { gc, proposed }
+    return { gc, proposed, pins, term }
   }
 
   it('proposes only blocks past the grace period, in bounded batches, and resumes where it stopped', async () => {
@@ -266,5 +314,82 @@ describe('BlockGc: the leader\'s passes', () => {
     expect((await gc.pass()).retired).to.equal(0)
     gone(h, 'c1', [id(1)])
     expect((await gc.pass()).retired).to.equal(1)
+  })
+
+  it('spares a block placed while it was unreferenced until the pin runs out; one unreferenced after its placement is not pinned', async () => {
+    const h = threeServers()
+    const pins = new PlacementPins(2 * MINUTE)
+    pins.observeTerm(1, nowMs(h))
+    later(h, 3 * MINUTE)
+    register(h, 'c1', [id(1), id(2)])
+    later(h, 2 * MINUTE)
+    // A writer is placing block 1 (it may deduplicate onto the old orphan copy).
+    pins.note(id(1), nowMs(h))
+    // Block 3 is placed, then lost its last reference a moment later.
+    pins.note(id(3), nowMs(h))
+    later(h, 1000)
+    fileWith(h, 'f', [3])
+    ok(h.call({ op: 'unlink', cred: ROOT, parent: ROOT_INO, name: 'f' }))
+    const { gc } = gcOver(h, { graceMs: MINUTE }, pins)
+    expect(await gc.pass()).to.deep.equal({ retired: 1, orders: 1 })
+    expect(h.ns.deleteOrdersFor(1, 10)).to.deep.equal([id(2)])
+    later(h, MINUTE)
+    // Block 3's grace period is over and its pin does not hold it; block 1's pin still does.
+    expect(await gc.pass()).to.deep.equal({ retired: 1, orders: 3 })
+    expect(h.ns.isRetired(id(3))).to.equal(true)
+    expect(h.ns.isRetired(id(1))).to.equal(false)
+    later(h, MINUTE - 1000 - 100)
+    expect((await gc.pass()).retired).to.equal(0)
+    later(h, 100)
+    expect(await gc.pass()).to.deep.equal({ retired: 1, orders: 1 })
+    expect(pins.size).to.equal(0)
+  })
+
+  it('a new leader spares every block unreferenced before its term for one pin time, and nothing unreferenced later', async () => {
+    const h = threeServers()
+    register(h, 'c1', [id(1)])
+    later(h, 5 * MINUTE)
+    const { gc, term } = gcOver(h, { graceMs: MINUTE }, new PlacementPins(3 * MINUTE))
+    expect((await gc.pass()).retired).to.equal(0)
+    later(h, MINUTE)
+    register(h, 'c2', [id(2)])
+    later(h, MINUTE)
+    // Block 2 became an orphan after this leader's start: its grace period is all it waits.
+    expect(await gc.pass()).to.deep.equal({ retired: 1, orders: 1 })
+    expect(h.ns.isRetired(id(2))).to.equal(true)
+    later(h, MINUTE - 100)
+    expect((await gc.pass()).retired).to.equal(0)
+    later(h, 100)
+    expect(await gc.pass()).to.deep.equal({ retired: 1, orders: 1 })
+    expect(h.ns.isRetired(id(1))).to.equal(true)
+    // Leadership moves away and back: a new term, a new wait.
+    register(h, 'c3', [id(3)])
+    later(h, 5 * MINUTE)
+    term.value = 2
+    expect((await gc.pass()).retired).to.equal(0)
+    later(h, 3 * MINUTE)
+    expect(await gc.pass()).to.deep.equal({ retired: 1, orders: 1 })
+  })
+
+  it('keeps its memory bounded: old pins are pruned, and a full table becomes one blanket pin', () => {
+    const pins = new PlacementPins(MINUTE, 3)
+    pins.observeTerm(1, 0)
+    pins.note('a', 10 * MINUTE)
+    pins.note('b', 10 * MINUTE + 1)
+    pins.note('a', 10 * MINUTE + 2)
+    pins.note('c', 10 * MINUTE + 3)
+    expect(pins.size).to.equal(3)
+    pins.prune(11 * MINUTE + 1)
+    expect(pins.size).to.equal(2)
+    expect(pins.isPinned('b', 0, 11 * MINUTE + 1)).to.equal(false)
+    expect(pins.isPinned('a', 0, 11 * MINUTE + 1)).to.equal(true)
+    pins.note('d', 11 * MINUTE + 1)
+    pins.note('e', 11 * MINUTE + 1)
+    expect(pins.size).to.equal(1)
+    // Every block unreferenced before the table overflowed is spared for one pin time.
+    expect(pins.isPinned('x', 11 * MINUTE, 12 * MINUTE)).to.equal(true)
+    expect(pins.isPinned('x', 11 * MINUTE, 12 * MINUTE + 1)).to.equal(false)
+    pins.prune(12 * MINUTE + 1)
+    expect(pins.size).to.equal(0)
   })
 })

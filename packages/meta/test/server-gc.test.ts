@@ -1,7 +1,9 @@
 /**
  * GC on real meta members: the leader retires blocks past a (tiny) grace period, heartbeat
  * replies carry each server's delete orders, blocksGone confirms them, a new leader carries on
- * with orders its predecessor issued, and referenced blocks are never ordered deleted.
+ * with orders its predecessor issued, and referenced blocks are never ordered deleted. Writers in
+ * flight: a block placed while it is an orphan is spared while its pin lasts, and a new leader
+ * spares what was unreferenced before its term for one pin time.
  */
 import { expect } from 'chai'
 import { MetaCalls, type MetaClient } from '@tessera/client'
@@ -36,7 +38,8 @@ describe('meta server: garbage collection through heartbeats', function () {
   const ordersOf = async (n: number) => (await beat(n)).deletes.map((d) => d.key)
 
   before(async () => {
-    cluster = await TestCluster.start(3, { gc: { graceMs: GRACE_MS, intervalMs: 100 } })
+    // Short placement pins (token lifetime + margin), so that a new leader's wait is short too.
+    cluster = await TestCluster.start(3, { gc: { graceMs: GRACE_MS, intervalMs: 100, pinMarginMs: 200 }, dataPath: { tokenTtlMs: 500 } })
     leader = await cluster.leader()
     calls = new MetaCalls({ addresses: cluster.addresses(), secret: cluster.secret, deadlineMs: 10_000 })
     client = cluster.client()
@@ -106,5 +109,68 @@ describe('meta server: garbage collection through heartbeats', function () {
     expect(orders).to.deep.equal([[SHARED], [SHARED], [SHARED]])
     for (const n of [1, 2, 3]) await calls.call('chunk.blocksGone', { id: `c${n}`, blocks: [SHARED] })
     for (const n of [1, 2, 3]) expect(await ordersOf(n)).to.deep.equal([])
+  })
+})
+
+describe('meta server: GC spares blocks being written (placement pins)', function () {
+  this.timeout(30_000)
+  const TOKEN_TTL_MS = 1500
+  const PIN_MS = TOKEN_TTL_MS + 500
+  let cluster: TestCluster
+  let calls: MetaCalls
+
+  const beat = (n: number) => calls.call('chunk.heartbeat', { id: `p${n}`, usedBytes: 0, capacityBytes: 1e9, blockCount: 0, load: 0 })
+  const ordersOf = async (n: number) => (await beat(n)).deletes.map((d) => d.key)
+  const ordered = (n: number, key: string) => until(`an order for ${key}`, async () => ((await ordersOf(n)).includes(key) ? true : undefined))
+
+  before(async () => {
+    cluster = await TestCluster.start(3, { gc: { graceMs: GRACE_MS, intervalMs: 100, pinMarginMs: 500 }, dataPath: { tokenTtlMs: TOKEN_TTL_MS } })
+    calls = new MetaCalls({ addresses: cluster.addresses(), secret: cluster.secret, deadlineMs: 10_000 })
+  })
+
+  after(async () => {
+    await calls?.close()
+    await cluster?.destroy()
+  })
+
+  it('a new leader waits one pin time before retiring what was unreferenced when it took over', async () => {
+    await cluster.leader()
+    const leadingSince = Date.now()
+    for (const n of [1, 2, 3]) {
+      await calls.call('chunk.register', {
+        id: `p${n}`, address: address(10 + n), zone: '', capacityBytes: 1e9, usedBytes: 0, blocks: n === 1 ? ['cccccccccccccccc-1000'] : [],
+      })
+    }
+    await ordered(1, 'cccccccccccccccc-1000')
+    expect(Date.now() - leadingSince).to.be.at.least(PIN_MS - 500)
+  })
+
+  it('spares a block placed while it is an orphan until its pin runs out, and retires the others on time', async () => {
+    const pinned = 'dddddddddddddddd-1000'
+    const other = 'eeeeeeeeeeeeeeee-1000'
+    await calls.call('chunk.blockReport', { id: 'p1', blocks: [pinned, other], replace: false })
+    const placedAt = Date.now()
+    const placement = await calls.call('meta.placeBlock', { key: pinned, length: 1000 })
+    expect(placement.servers).to.have.length(3)
+    await ordered(1, other)
+    expect(await ordersOf(1)).to.not.include(pinned)
+    expect(Date.now() - placedAt).to.be.below(PIN_MS)
+    await ordered(1, pinned)
+    expect(Date.now() - placedAt).to.be.at.least(PIN_MS)
+  })
+
+  it('after a change of leader, the new one waits one pin time as well', async () => {
+    const leader = await cluster.leader()
+    const next = cluster.followers(leader)[0]!
+    const before = 'ffffffffffffffff-1000'
+    leader.raft!.transferLeadership(next.id)
+    await until('the new leader', async () => {
+      const l = await cluster.leader().catch(() => undefined)
+      return l !== undefined && l.id === next.id ? l : undefined
+    })
+    const movedAt = Date.now()
+    await calls.call('chunk.blockReport', { id: 'p2', blocks: [before], replace: false })
+    await ordered(2, before)
+    expect(Date.now() - movedAt).to.be.at.least(PIN_MS - 500)
   })
 })

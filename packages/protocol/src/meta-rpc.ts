@@ -140,6 +140,8 @@ export type MembershipRequest = Infer<typeof membershipRequest>
 export const MAX_REPORT_KEYS = 65536
 /** Most blocks in one meta.blocksWritten or meta.blockLocations call. */
 export const MAX_LOCATION_BLOCKS = 4096
+/** Longest GC grace period meta.dataConfig may report (30 days). */
+export const MAX_GC_GRACE_MS = 30 * 24 * 3600_000
 /** Longest zone name. */
 export const MAX_ZONE_BYTES = 64
 
@@ -289,8 +291,10 @@ export const clusterCatalogue = {
     'meta.reportBadCopy': { request: s.object({ ref: blockIdSchema, server: serverAddressSchema }), response: empty },
     /**
      * Blocks a client wrote, with the servers holding durable copies, recorded ahead of the
-     * commit that names them: only for blocks read back before that commit, and for writes of
-     * more blocks than one commit carries (commitFile's `written` records the rest).
+     * commit that names them: for blocks read back before that commit, for writes of more
+     * blocks than one commit carries (commitFile's `written` records the rest), and as a
+     * writer's lease renewal: a recorded block no file references counts as unreferenced from
+     * this command's time, so GC keeps it one more grace period.
      */
     'meta.blocksWritten': {
       request: s.object({ blocks: s.array(blockCopiesSchema, MAX_LOCATION_BLOCKS) }),
@@ -306,10 +310,16 @@ export const clusterCatalogue = {
       request: empty,
       response: s.object({ servers: s.array(chunkServerInfo, 65536), underReplicated: s.uint(), replication: s.uint() }),
     },
-    /** What a writer needs to know of the cluster: block size, replication, fewest copies. */
+    /**
+     * What a writer needs to know of the cluster: block size, replication, fewest copies, and
+     * GC's grace period (ms): a writer re-records its written, uncommitted blocks with
+     * meta.blocksWritten well within it (writer leases), or GC may delete them.
+     */
     'meta.dataConfig': {
       request: empty,
-      response: s.object({ blockSize: s.uint(), replication: s.uint(16), minCopies: s.uint(16) }),
+      response: s.object({
+        blockSize: s.uint(), replication: s.uint(16), minCopies: s.uint(16), gcGraceMs: s.optional(s.uint(MAX_GC_GRACE_MS)),
+      }),
     },
   },
   notifications: {},

@@ -3,7 +3,8 @@
  * and the mount's ClusterDataPath): cut into blocks (FileWriter), each written through a
  * replication chain (BlockWriter). Where the blocks landed goes to meta with the commit that
  * names them (commitFile's `written`: one log entry for both); only a stream of more blocks than
- * one commit carries has its first blocks recorded ahead (meta.blocksWritten).
+ * one commit carries has its first blocks recorded ahead (meta.blocksWritten). A writer's lease
+ * (BlockLease) hears of each block as soon as it is durable, to keep it from GC until the commit.
  */
 import { MAX_BLOCK_COPIES, MAX_COMMIT_WRITTEN, type BlockCopies, type BlockRef } from '@tessera/protocol'
 import type { BlockWriter, WrittenBlock } from './block-writer.js'
@@ -16,6 +17,8 @@ export interface BlockStreamDeps {
   blockSize: number
   /** Blocks written at once. */
   maxParallel: number
+  /** Told of each block as soon as it is durable (e.g. BlockLease.add: kept from GC until the commit). */
+  onBlockWritten?: (copies: BlockCopies) => void
 }
 
 export interface StoredBlocks {
@@ -51,7 +54,11 @@ export function copiesOf(written: readonly WrittenBlock[]): BlockCopies[] {
 export async function storeBlockStream(
   deps: BlockStreamDeps, source: AsyncIterable<Uint8Array>, onProgress?: (bytes: number) => void,
 ): Promise<StoredBlocks> {
-  const writer = new FileWriter(deps.blockWriter, { blockSize: deps.blockSize, maxParallel: deps.maxParallel })
+  const told = deps.onBlockWritten
+  const writer = new FileWriter(deps.blockWriter, {
+    blockSize: deps.blockSize, maxParallel: deps.maxParallel,
+    ...(told === undefined ? {} : { onBlockWritten: (block: WrittenBlock) => told(copiesOf([block])[0]!) }),
+  })
   let moved = 0
   try {
     for await (const chunk of source) {

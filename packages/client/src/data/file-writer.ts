@@ -20,6 +20,8 @@ export interface FileWriterOptions {
   maxParallel?: number
   /** Bound on the bytes of blocks being written; default maxParallel × blockSize. */
   maxInflightBytes?: number
+  /** Told of each block as soon as it is durable (a writer's lease starts there). */
+  onBlockWritten?: (block: WrittenBlock) => void
 }
 
 export interface FileWriteResult {
@@ -51,7 +53,10 @@ export class FileWriter {
   private finished = false
   private busy: Promise<void> = Promise.resolve()
 
+  private readonly onBlockWritten: ((block: WrittenBlock) => void) | undefined
+
   constructor(private readonly blockWriter: BlockWriter, options: FileWriterOptions = {}) {
+    this.onBlockWritten = options.onBlockWritten
     this.blockSize = options.blockSize ?? DEFAULT_BLOCK_SIZE
     this.maxParallel = options.maxParallel ?? 4
     this.maxInflightBytes = options.maxInflightBytes ?? this.maxParallel * this.blockSize
@@ -127,7 +132,10 @@ export class FileWriter {
     this.inflight += bytes.byteLength
     this.peak = Math.max(this.peak, this.inflight)
     const task = this.blockWriter.writeBlock(bytes).then(
-      (block) => { this.written[index] = block },
+      (block) => {
+        this.written[index] = block
+        this.onBlockWritten?.(block)
+      },
       (err) => { this.failure ??= asTesseraError(err) },
     ).finally(() => {
       this.inflight -= bytes.byteLength

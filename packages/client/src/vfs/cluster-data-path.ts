@@ -78,6 +78,7 @@ export class ClusterDataPath implements DataPath {
 
   private constructor(
     readonly blockSize: number,
+    readonly gcGraceMs: number | undefined,
     readonly stats: CallStats,
     private readonly blockWriter: BlockWriter,
     private readonly metaPlanner: MetaBlockPlanner,
@@ -108,12 +109,13 @@ export class ClusterDataPath implements DataPath {
       secret: options.secret, unreachable, ...(options.locationCacheMs === undefined ? {} : { maxAgeMs: options.locationCacheMs }),
     })
     const blockWriter = new BlockWriter({ planner, connections, logger, replication: config.replication })
-    return new ClusterDataPath(config.blockSize, stats, blockWriter, metaPlanner, planner, connections, options, logger)
+    return new ClusterDataPath(config.blockSize, config.gcGraceMs, stats, blockWriter, metaPlanner, planner, connections, options, logger)
   }
 
-  async writeBlocks(bytes: AsyncIterable<Uint8Array>): Promise<WrittenBlocks> {
+  async writeBlocks(bytes: AsyncIterable<Uint8Array>, onBlockWritten?: (copies: BlockCopies) => void): Promise<WrittenBlocks> {
     const stored = await storeBlockStream({
       blockWriter: this.blockWriter, planner: this.metaPlanner, blockSize: this.blockSize, maxParallel: this.options.maxParallel ?? 4,
+      ...(onBlockWritten === undefined ? {} : { onBlockWritten }),
     }, bytes)
     return { blocks: stored.blocks, size: stored.size, written: stored.written }
   }

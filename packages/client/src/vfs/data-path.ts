@@ -38,13 +38,20 @@ export interface DataPath extends RangeReader {
   /** The cluster's block size: the VFS cuts the bytes it writes at this size. */
   readonly blockSize: number
   /**
-   * Writes a stream of bytes as blocks of at most `blockSize` and resolves once every block is
-   * durable. An empty stream writes no block.
+   * GC's grace period on meta (ms): blocks written and not committed must be recorded again
+   * (recordWritten) well within it, or GC may delete them (the VFS keeps a BlockLease per
+   * file). Absent: nothing collects them (an in-memory data path).
    */
-  writeBlocks(bytes: AsyncIterable<Uint8Array>): Promise<WrittenBlocks>
+  readonly gcGraceMs?: number
+  /**
+   * Writes a stream of bytes as blocks of at most `blockSize` and resolves once every block is
+   * durable; `onBlockWritten` hears of each as soon as it is. An empty stream writes no block.
+   */
+  writeBlocks(bytes: AsyncIterable<Uint8Array>, onBlockWritten?: (copies: BlockCopies) => void): Promise<WrittenBlocks>
   /**
    * Tells meta where blocks of an earlier `written` are, ahead of their commit: needed before
-   * they are read back (a cluster reads a block only where meta says it is).
+   * they are read back (a cluster reads a block only where meta says it is), and to renew their
+   * lease against GC (see gcGraceMs).
    */
   recordWritten(written: readonly BlockCopies[]): Promise<void>
   /**

@@ -12,10 +12,17 @@
  * - Meta can hand out a block only where it knows copies are: before a block written here is
  *   read back ahead of its commit, or when more are pending than one commit carries, their
  *   places are recorded first (DataPath.recordWritten).
+ * - Meta's GC deletes blocks no file references after its grace period: every block written
+ *   here and not committed yet is in the file's lease (BlockLease), which records it again on a
+ *   timer, also while the file sits idle, until the commit; the lease ends with the file. A
+ *   commit whose blocks GC took anyway (renewals failed for a whole grace period) fails with
+ *   EIO, and the lost local changes are dropped: the file is meta's again.
  */
 import {
-  MAX_BLOCK_COPIES, MAX_COMMIT_WRITTEN, truncateBlockRefs, usedBytes, type Attr, type BlockCopies, type BlockRef, type Credentials, type Ino, type Timespec,
+  MAX_BLOCK_COPIES, MAX_COMMIT_WRITTEN, silentLogger, truncateBlockRefs, usedBytes, type Attr, type BlockCopies, type BlockRef,
+  type Credentials, type Ino, type Logger, type Timespec,
 } from '@tessera/protocol'
+import { BlockLease } from '../data/block-lease.js'
 import type { NamespaceCalls } from './call-stats.js'
 import type { DataPath, FileReader } from './data-path.js'
 import { DirtyExtents, overlaySegments, type Segment } from './dirty-extents.js'
@@ -27,6 +34,7 @@ export interface OpenFileDeps {
   data: DataPath
   /** Called with the change of this file's buffered bytes (dirty and being written). */
   onMemory(delta: number): void
+  logger?: Logger
 }
 
 /** What an opener already knows of the file, so that it need not ask meta. */
@@ -74,6 +82,8 @@ export class OpenFile {
   private readonly lock = new Mutex()
   /** This file's reader (its own read-ahead state when the DataPath offers one). */
   private readonly reader: FileReader
+  /** Blocks written here and not committed, kept from GC (absent when the DataPath has no GC). */
+  private readonly lease: BlockLease | undefined
 
   /** When this Vfs created the file (ms since the epoch); unset for a file it opened. */
   private readonly createdAt: number | undefined
@@ -84,6 +94,15 @@ export class OpenFile {
     this.pieces = known?.pieces
     this.createdAt = known?.createdAt
     this.reader = deps.data.openReader?.() ?? deps.data
+    const graceMs = deps.data.gcGraceMs
+    this.lease = graceMs === undefined ? undefined : new BlockLease({
+      record: (blocks) => deps.data.recordWritten(blocks), graceMs, label: `inode ${ino}`, logger: deps.logger ?? silentLogger(),
+    })
+  }
+
+  /** Blocks written here that the lease keeps from GC until the commit (for tests and status). */
+  get leasedBlocks(): number {
+    return this.lease?.size ?? 0
   }
 
   /** Bytes held in memory for this file. */
@@ -187,9 +206,10 @@ export class OpenFile {
     })
   }
 
-  /** Frees what the file's reader holds (its last handle was released). */
+  /** Frees what the file's reader holds and ends its lease (its last handle was released). */
   close(): void {
     this.reader.close?.()
+    this.lease?.close()
   }
 
   /** Commits what is pending, then truncates in meta and here. */
@@ -225,13 +245,35 @@ export class OpenFile {
     if (this.unrecorded.size > MAX_COMMIT_WRITTEN) await this.recordWritten()
     const pending = [...this.unrecorded]
     const written = pending.filter(([id]) => named.has(id)).map(([, copies]) => copies)
-    const { attr } = await this.deps.meta.exec({
-      op: 'commitFile', cred: this.writerCred ?? cred, ino: this.ino, blocks: pieces, size: this.size, mtime: this.mtime ?? nowTimespec(),
-      ...(written.length === 0 ? {} : { written }),
-    })
+    let attr: Attr
+    try {
+      this.lease?.checkHeld(pieces)
+      attr = (await this.deps.meta.exec({
+        op: 'commitFile', cred: this.writerCred ?? cred, ino: this.ino, blocks: pieces, size: this.size, mtime: this.mtime ?? nowTimespec(),
+        ...(written.length === 0 ? {} : { written }),
+      })).attr
+    } catch (err) {
+      throw this.lease === undefined ? err : this.dropIfLost(this.lease.commitFailure(err))
+    }
     this.forgetRecorded(pending)
+    // Every block written so far is now referenced by the file, or replaced and garbage.
+    this.lease?.clear()
     this.attr = attr
     this.committed = version
+  }
+
+  /**
+   * After GC deleted blocks this file's commit needed (EIO from the lease): the local changes
+   * cannot be committed any more, so they are dropped and the file is read from meta again.
+   */
+  private dropIfLost(err: unknown): unknown {
+    if (this.lease?.isLoss(err) !== true) return err
+    this.pieces = undefined
+    this.committed = this.version
+    this.unrecorded.clear()
+    this.lease?.clear()
+    this.size = this.attr.size
+    return err
   }
 
   /** Tells meta where every block written here and not yet committed is (so that it can be read). */
@@ -274,8 +316,10 @@ export class OpenFile {
     try {
       let pieces = old
       for (const [i, run] of runs.entries()) {
-        const written = await this.deps.data.writeBlocks(this.runBytes(old, oldEnd, run, taken[i]!))
+        const lease = this.lease
+        const written = await this.deps.data.writeBlocks(this.runBytes(old, oldEnd, run, taken[i]!), lease && ((copies) => lease.add([copies])))
         this.noteWritten(written.written)
+        lease?.add(written.written ?? [])
         pieces = replaceRun(pieces, run, written.blocks)
       }
       this.pieces = pieces

@@ -444,7 +444,9 @@ export class Vfs {
     if (this.handles.size >= MAX_HANDLES) throw new TesseraError('EAGAIN', 'too many open files')
     let file = this.files.get(attr.ino)
     if (file === undefined) {
-      file = new OpenFile(attr.ino, attr, { meta: this.ns, data: this.data, onMemory: (delta) => { this.buffered += delta } }, known)
+      file = new OpenFile(attr.ino, attr, {
+        meta: this.ns, data: this.data, onMemory: (delta) => { this.buffered += delta }, logger: this.logger,
+      }, known)
       this.files.set(attr.ino, file)
     } else {
       file.revalidate(attr)

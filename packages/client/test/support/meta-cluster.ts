@@ -22,9 +22,15 @@ interface MetaModule {
     listen(options: {
       id: string; dataDir: string; secret: Uint8Array; port: number
       raft: { tickMs: number; electionTicks: number; heartbeatTicks: number }
-      namespace?: { maxBlockBytes?: number }
-    }): Promise<MetaServiceLike>
+    } & MetaExtras): Promise<MetaServiceLike>
   }
+}
+
+/** Settings a test may give the meta member (the few MetaServiceOptions the tests use). */
+export interface MetaExtras {
+  namespace?: { maxBlockBytes?: number }
+  gc?: { graceMs?: number; intervalMs?: number; pinMarginMs?: number }
+  dataPath?: { tokenTtlMs?: number; chunkTimeoutMs?: number }
 }
 
 const META_MODULE = '@tessera/meta'
@@ -35,12 +41,12 @@ export class SingleMeta {
 
   private constructor(readonly service: MetaServiceLike, readonly secret: Uint8Array, private readonly dir: string) {}
 
-  static async start(): Promise<SingleMeta> {
+  static async start(extras: MetaExtras = {}): Promise<SingleMeta> {
     const { MetaService } = (await import(META_MODULE)) as MetaModule
     const dir = await mkdtemp(join(tmpdir(), 'tessera-vfs-meta-'))
     const secret = randomBytes(32)
     const service = await MetaService.listen({
-      id: 'm1', dataDir: join(dir, 'm1'), secret, port: 0, raft: { tickMs: 20, electionTicks: 10, heartbeatTicks: 1 },
+      id: 'm1', dataDir: join(dir, 'm1'), secret, port: 0, raft: { tickMs: 20, electionTicks: 10, heartbeatTicks: 1 }, ...extras,
     })
     await service.start({ peers: { m1: service.address } })
     const deadline = Date.now() + 5000

@@ -16,10 +16,13 @@
  *
  * A copy of a block no file references that a chunk server reports (written by a client that
  * died before its commit) is an orphan: meta records when it first saw it in the unreferenced
- * table, and GC deletes it after the grace period (gc.ts). Copies a client records ahead of its
- * commit (addBlockLocations) are the opposite: a reference is on its way, so such a block
- * leaves the unreferenced table; should the commit never come, the block is an orphan again at
- * its servers' next block report. A copy with a pending delete order never counts as a location.
+ * table, and GC deletes it after the grace period (gc.ts). Copies a writer records ahead of its
+ * commit (addBlockLocations, from meta.blocksWritten) are its lease: such a block stays in the
+ * unreferenced table, counted from that command's time, so GC keeps it one more grace period.
+ * A live writer records its pending blocks again well within the grace period (a renewal); a
+ * writer that died stops, and its blocks go one grace period later (no leak). The commit that
+ * names a block takes it out of the table (tx.ts). A copy with a pending delete order never
+ * counts as a location.
  */
 import { holdersOf, packHolders, unpackHolders } from './holders.js'
 import { confirmDeletes, dropOrdersOf, isDoomedCopy, type GcTables } from './gc.js'
@@ -107,19 +110,23 @@ function withNum(nums: readonly number[] | undefined, num: number): readonly num
 }
 
 /**
- * Counts server `num`'s copy of `block` (unless it is to be deleted). A block without references
- * is then an orphan seen at `orphanSinceMs` (a report), or, without it, a block a writer is
- * about to reference (it leaves the unreferenced table). Returns whether the copy counts.
+ * Who tells meta of a copy: a chunk server's block report, or the block's writer (ahead of or
+ * with its commit).
  */
-function addLocation(t: ClusterTables, block: string, num: number, replication: number, orphanSinceMs?: number): boolean {
+export type CopySource = 'report' | 'writer'
+
+/**
+ * Counts server `num`'s copy of `block` (unless it is to be deleted), at command time `nowMs`.
+ * A block without references is unreferenced: a reported one since meta first saw it (an
+ * orphan; a later report does not move that time), a written one since `nowMs` (the writer's
+ * lease, renewed by every record). Returns whether the copy counts.
+ */
+function addLocation(t: ClusterTables, block: string, num: number, replication: number, source: CopySource, nowMs: number): boolean {
   if (isDoomedCopy(t, num, block)) return false
   const before = holdersOf(t.locations, block)
   const after = withNum(before, num)
   if (after !== before) setLocations(t, block, after, replication)
-  if (!t.refs.has(block)) {
-    if (orphanSinceMs === undefined) t.unreferenced.delete(block)
-    else if (!t.unreferenced.has(block)) t.unreferenced.set(block, orphanSinceMs)
-  }
+  if (!t.refs.has(block) && (source === 'writer' || !t.unreferenced.has(block))) t.unreferenced.set(block, nowMs)
   return true
 }
 
@@ -149,13 +156,17 @@ export function liveServersByAddress(t: ClusterTables): Map<string, number> {
 }
 
 /**
- * Adds the servers `nums` to each block's copies; a block left with no copy while referenced is
- * recorded as under-replicated with 0. Resolves to how many of the blocks are under-replicated.
+ * Adds the servers `nums` to each block's copies, as their writer's record at command time
+ * `nowMs` (an unreferenced one is kept from then: see addLocation); a block left with no copy
+ * while referenced is recorded as under-replicated with 0. Resolves to how many of the blocks
+ * are under-replicated.
  */
-export function addCopies(t: ClusterTables, copies: readonly { block: string; nums: readonly number[] }[], replication: number): number {
+export function addCopies(
+  t: ClusterTables, copies: readonly { block: string; nums: readonly number[] }[], replication: number, nowMs: number,
+): number {
   let under = 0
   for (const { block, nums } of copies) {
-    for (const num of nums) addLocation(t, block, num, replication)
+    for (const num of nums) addLocation(t, block, num, replication, 'writer', nowMs)
     if (!t.locations.has(block) && t.refs.has(block)) t.underReplicated.set(block, 0)
     if (t.underReplicated.has(block)) under++
   }
@@ -183,7 +194,7 @@ export function applyCluster(
       })
       if (req.blocks !== undefined) {
         if (existing !== undefined) forgetServerCopies(t, num, replication)
-        for (const block of req.blocks) addLocation(t, block, num, replication, nowMs)
+        for (const block of req.blocks) addLocation(t, block, num, replication, 'report', nowMs)
       }
       return { num }
     }
@@ -206,7 +217,7 @@ export function applyCluster(
       const copies = req.blocks.map(({ block, servers }) => ({
         block, nums: servers.map(numOf).filter((n): n is number => n !== undefined),
       }))
-      return { underReplicated: addCopies(t, copies, replication) }
+      return { underReplicated: addCopies(t, copies, replication, nowMs) }
     }
     case 'removeBlockLocation': {
       const server = serverById(t, req.server)
@@ -219,7 +230,7 @@ export function applyCluster(
       const server = serverById(t, req.id)
       if (server === undefined || server.state === 'down') return { blocks: 0 }
       if (req.replace) forgetServerCopies(t, server.num, replication)
-      for (const block of req.blocks) addLocation(t, block, server.num, replication, nowMs)
+      for (const block of req.blocks) addLocation(t, block, server.num, replication, 'report', nowMs)
       return { blocks: req.blocks.length }
     }
   }

@@ -3,7 +3,8 @@
  * references are deleted from the chunk servers only after a grace period, through the log.
  *
  * A block's life after its last reference (or, for an orphan, after meta first heard of a copy
- * that no file references):
+ * that no file references; or, for a block written and not committed yet, after its writer last
+ * recorded it, which a live writer does well within the grace period: its lease, cluster-map.ts):
  *
  *   unreferenced[id] = since  --retireBlocks, since <= now - grace, still no reference-->
  *   deleteOrders[server, id] for every server that held a copy (its locations are dropped,

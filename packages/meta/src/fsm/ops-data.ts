@@ -86,6 +86,9 @@ export function commitFile(ctx: OpContext, req: CommitFileRequest, standing: Blo
  * the cluster map knows and does not hold down count (others cannot be read, so are skipped),
  * and blocks with fewer than `replication` go on the repair list. Deterministic: it reads only
  * the replicated state. Resolves to how many of the blocks are under-replicated.
+ * Runs after the commit applied, and the commit names every block of `written` (checkWritten),
+ * so none of them is unreferenced: the record time addCopies takes for unreferenced blocks (a
+ * writer's lease) plays no part, and the commit's own time is not needed.
  */
 export function recordWrittenCopies(t: ClusterTables, written: readonly BlockCopies[] | undefined, replication: number): number {
   if (written === undefined || written.length === 0) return 0
@@ -94,7 +97,7 @@ export function recordWrittenCopies(t: ClusterTables, written: readonly BlockCop
     block: blockIdOf(ref.key, ref.len),
     nums: servers.map((address) => numOf.get(address)).filter((n): n is number => n !== undefined),
   }))
-  return addCopies(t, copies, replication)
+  return addCopies(t, copies, replication, 0)
 }
 
 export function getBlocks(tx: Tx, req: GetBlocksQuery): GetBlocksReply {

@@ -4,7 +4,7 @@
  * by the cluster secret (DESIGN decision 8), and record where blocks they wrote landed.
  */
 import {
-  TesseraError, signBlockToken, type BlockLocationInfo, type ChunkServerInfo, type Handlers,
+  MAX_GC_GRACE_MS, TesseraError, signBlockToken, type BlockLocationInfo, type ChunkServerInfo, type Handlers,
   type Logger,
 } from '@tessera/protocol'
 import type { RaftNode } from '@tessera/raft'
@@ -12,6 +12,7 @@ import type { ChunkServerRecord, ClusterRequest } from '../fsm/index.js'
 import { choosePlacement, type Candidate } from '../placement/index.js'
 import { blockIdOfChunkKey, blockIdOfRef, chunkKeyOfBlockId } from './block-names.js'
 import type { ChunkLiveness } from './chunk-liveness.js'
+import type { PlacementPins } from './gc.js'
 import { notLeader, proposeCommand, type ClusterMethod, type HandlerDeps, type ServedCatalogue } from './handlers.js'
 
 export interface DataPathSettings {
@@ -36,6 +37,10 @@ export interface ClusterDeps extends HandlerDeps {
   /** Wall-clock ms (token expiry, liveness). */
   clockMs(): number
   random(): number
+  /** Where placements are remembered for GC (it spares blocks being written: gc.ts). */
+  pins: PlacementPins
+  /** GC's grace period (ms), for writers: they renew their leases well within it. */
+  gcGraceMs: number
 }
 
 function leader(deps: ClusterDeps): RaftNode {
@@ -106,8 +111,9 @@ export function clusterHandlers(deps: ClusterDeps): Pick<Handlers<ServedCatalogu
     },
 
     'meta.placeBlock': async (req, context) => {
-      leader(deps)
-      if (ns().isRetired(blockIdOfChunkKey(req.key))) {
+      const node = leader(deps)
+      const id = blockIdOfChunkKey(req.key)
+      if (ns().isRetired(id)) {
         // Its copies are being deleted: a write now could find one still stored and keep it.
         throw new TesseraError('EAGAIN', `block ${req.key} is being deleted by garbage collection; try again shortly`)
       }
@@ -128,6 +134,9 @@ export function clusterHandlers(deps: ClusterDeps): Pick<Handlers<ServedCatalogu
         throw new TesseraError(code, `cannot place block ${req.key}: ${chosen.length} live chunk server(s) with room, ${minCopies()} needed`)
       }
       for (const c of chosen) deps.liveness.reserve(c.id, req.length)
+      // The writer may deduplicate onto an old orphan copy: GC spares it until the writer's lease covers it.
+      deps.pins.observeTerm(node.status().term, now)
+      deps.pins.note(id, now)
       return { servers: chosen.map((c) => c.address), token: token(req.key, 'write', context.peer.id), minCopies: minCopies() }
     },
 
@@ -198,7 +207,8 @@ export function clusterHandlers(deps: ClusterDeps): Pick<Handlers<ServedCatalogu
     },
 
     'meta.dataConfig': async () => ({
-      blockSize: ns().options.maxBlockBytes, replication: replication(), minCopies: minCopies(),
+      // A writer told a shorter grace period than the real one only renews more often.
+      blockSize: ns().options.maxBlockBytes, replication: replication(), minCopies: minCopies(), gcGraceMs: Math.min(deps.gcGraceMs, MAX_GC_GRACE_MS),
     }),
   }
 }

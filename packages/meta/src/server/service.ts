@@ -19,7 +19,7 @@ import { NodeDisk, RaftNode, RaftStorage, RpcRaftTransport, registerRaftStep, ty
 import type { NamespaceOptions, RetireReply } from '../fsm/index.js'
 import { createAdminServer, type Health } from './admin-http.js'
 import { DataDirLock } from './data-lock.js'
-import { BlockGc, DEFAULT_GC, type GcSettings } from './gc.js'
+import { BlockGc, DEFAULT_GC, PlacementPins, type GcSettings } from './gc.js'
 import { ChunkLiveness } from './chunk-liveness.js'
 import { DEFAULT_DATA_PATH, clusterHandlers, type ClusterDeps, type DataPathSettings } from './cluster-handlers.js'
 import { metaHandlers, proposeCommand, wallClock, type ServedCatalogue } from './handlers.js'
@@ -101,6 +101,8 @@ export class MetaService {
     const metrics = new MetricsRegistry()
     const applySeconds = metrics.histogram('tessera_meta_apply_seconds', 'Time to apply one committed command to the namespace')
     const stateMachine = new NamespaceStateMachine(options.namespace ?? {}, logger, (s) => applySeconds.observe(s))
+    const dataPath: DataPathSettings = { ...DEFAULT_DATA_PATH, ...options.dataPath }
+    const gc: GcSettings = { ...DEFAULT_GC, ...options.gc }
     let service: MetaService | undefined
     const deps: ClusterDeps = {
       node: () => {
@@ -119,10 +121,12 @@ export class MetaService {
       transferWaitMs: options.transferWaitMs ?? 5000,
       secret: options.secret,
       liveness: new ChunkLiveness(),
-      settings: { ...DEFAULT_DATA_PATH, ...options.dataPath },
+      settings: dataPath,
       logger,
       clockMs: Date.now,
       random: Math.random,
+      pins: new PlacementPins(dataPath.tokenTtlMs + gc.pinMarginMs),
+      gcGraceMs: gc.graceMs,
     }
     const http = createAdminServer({
       health: () => service?.health() ?? { healthy: false, body: { status: 'starting' } },
@@ -208,6 +212,8 @@ export class MetaService {
       isLeader: () => !this.stopped && this.node?.isLeader() === true,
       propose: async (req) => (await proposeCommand(this.deps, { kind: 'system', time: wallClock(), req })) as RetireReply,
       clockMs: Date.now,
+      term: () => this.node?.status().term ?? 0,
+      pins: this.deps.pins,
       logger: this.logger,
       settings: { ...DEFAULT_GC, ...this.options.gc },
     })
@@ -272,6 +278,8 @@ export class MetaService {
     const term = node.status().term
     if (term !== this.ledInTerm) {
       this.ledInTerm = term
+      // GC spares what a predecessor may have placed, from (about) now on.
+      this.deps.pins.observeTerm(term, now)
       liveness.reset(servers.filter((s) => s.state !== 'down').map((s) => s.id), now)
       return
     }
