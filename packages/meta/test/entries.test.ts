@@ -9,6 +9,16 @@ describe('fsm: creating and removing entries', () => {
     expect([root.uid, root.gid, root.nlink, root.ino]).to.deep.equal([0, 0, 2, 1])
   })
 
+  it('gives the root directory the time of the first command applied, once', () => {
+    const h = new Harness()
+    const born = { sec: 1_700_000_000, nsec: 0 } // the time of the harness's first command (openSession)
+    const root = h.attr(ROOT_INO)
+    expect([root.atime, root.mtime, root.ctime]).to.deep.equal([born, born, born])
+    h.create(h.mkdir(ROOT_INO, 'sub'), 'f') // later commands leave the root's atime alone
+    expect(h.attr(ROOT_INO).atime).to.deep.equal(born)
+    expect(h.attr(ROOT_INO).mtime).to.not.deep.equal(born)
+  })
+
   describe('mkdir', () => {
     it('creates a directory, links it into the parent and bumps the parent link count', () => {
       const h = new Harness()

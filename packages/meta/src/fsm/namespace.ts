@@ -112,7 +112,23 @@ export class Namespace {
       throw new Error(`apply: index ${cmd.index} is not after ${this.tables.appliedIndex}`)
     }
     this.tables.appliedIndex = cmd.index
+    this.stampNewRoot(cmd.time)
     return cmd.kind === 'system' ? this.applySystem(cmd) : this.applyClient(cmd)
+  }
+
+  /**
+   * A namespace starts before any command has carried a leader's clock, so its root directory
+   * is created at time 0; the first command the cluster applies gives it its real birth time
+   * (the same command on every member, so the same times).
+   */
+  private stampNewRoot(time: Timespec): void {
+    const root = this.tables.inodes.get(ROOT_INO)
+    if (root === undefined || root.ctimeSec !== EPOCH.sec || root.ctimeNsec !== EPOCH.nsec || time.sec === EPOCH.sec) return
+    const tx = new Tx(this.tables, time)
+    const stamped = tx.edit(ROOT_INO)
+    stamped.setAtime(time)
+    stamped.touchModified(time)
+    tx.commit()
   }
 
   /** Answers a query from the current state. */
