@@ -25,4 +25,5 @@ export {
   LIVENESS_FLOOR_TICKS, ELECTION_ROUNDS_WITH_PREVOTE, ELECTION_ROUNDS_WITHOUT_PREVOTE, CLIENT_RETRY_JITTER_TICKS,
   type LivenessTiming,
 } from './liveness-budget.js'
+export { healedNetworkFaults, healedPathCapacity } from './healed-network.js'
 export { InteractionEnv, parseDatadriven, formatDatadriven, type Block } from './interaction.js'

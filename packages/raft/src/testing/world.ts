@@ -6,7 +6,8 @@
  * leadership transfers and snapshot frequency.
  *
  * Phase 1 (chaos): faults on; the invariants of Figure 3 are checked after every tick.
- * Phase 2 (liveness): heal the network, restart every member, stop faults, and require every
+ * Phase 2 (liveness): heal the network (paths large enough for the append window: see
+ * healed-network.ts), restart every member, stop faults, and require every
  * client's last operation to complete within a tick budget derived from the run's election timeout
  * and message delays (liveness-budget.ts). At the end, the client history must be linearizable.
  */
@@ -14,6 +15,7 @@ import { TesseraError, decodeValue, encodeValue, raftMessageSchema, type NodeId,
 import { Prng, SimDisk, SimNetwork, TraceBuffer, checkKvHistory, swarmNetworkFaults, type KvEvent, type NetworkFaults } from '@tessera/sim'
 import type { PlantedBugs, RaftConfig } from '../core/index.js'
 import { RaftInvariants, type Violation } from './invariants.js'
+import { healedNetworkFaults } from './healed-network.js'
 import { CLIENT_RETRY_JITTER_TICKS, clientRetryTicks, livenessBudget } from './liveness-budget.js'
 import { encodeCommand, type KvCommand, type KvOp, type KvResult } from './kv.js'
 import { SimNode, SimulatedCrash } from './sim-node.js'
@@ -291,7 +293,7 @@ export class World {
       `nodes=${this.opts.nodes}+${w.spares} spares`,
       `preVote=${w.raft.preVote} checkQuorum=${w.raft.checkQuorum}`,
       `election=${w.raft.electionTick} heartbeat=${w.raft.heartbeatTick} inflight=${w.raft.maxInflightMsgs} msgBytes=${w.raft.maxSizePerMsg}`,
-      `drop=${n.dropProbability.toFixed(3)} dup=${n.duplicateProbability.toFixed(3)} delay=${n.minDelayTicks}+${n.meanExtraDelayTicks.toFixed(1)}`,
+      `drop=${n.dropProbability.toFixed(3)} dup=${n.duplicateProbability.toFixed(3)} delay=${n.minDelayTicks}+${n.meanExtraDelayTicks.toFixed(1)} pathCapacity=${n.pathCapacity}`,
       `partitions=${n.autoPartition !== undefined} clogs=${n.autoClog !== undefined}`,
       `crash/tick=${w.crashPerTick} leaderCrash/tick=${w.leaderCrashPerTick} newLeaderCrash=${w.newLeaderCrash} conf/tick=${w.confChangePerTick} transfer/tick=${w.transferPerTick} snapshotEvery=${w.snapshotEvery} keep=${w.snapshotKeepEntries} chunk=${w.raft.snapshotChunkBytes}`,
       `slowWrites=${w.slowWriteChance}x${w.slowWriteMaxTicks}`,
@@ -612,7 +614,7 @@ export class World {
   private async livenessPhase(): Promise<void> {
     this.liveness = true
     this.trace.log('liveness phase: heal, restart, no more faults')
-    this.net.setFaults({ dropProbability: 0, duplicateProbability: 0, autoPartition: undefined, autoClog: undefined })
+    this.net.setFaults(healedNetworkFaults(this.net.getFaults(), this.weather.raft.maxInflightMsgs))
     this.net.heal()
     for (const node of this.nodes.values()) node.disarm()
     this.crashAt.clear()
