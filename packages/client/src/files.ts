@@ -19,6 +19,7 @@ import { BlockWriter } from './data/block-writer.js'
 import { ChunkConnections } from './data/connections.js'
 import { storeBlockStream } from './data/block-stream.js'
 import { BlockLease } from './data/block-lease.js'
+import { zeroReuseMs } from './data/zero-blocks.js'
 import { MetaBlockPlanner, type MetaCalls } from './data/meta-planner.js'
 import type { MetaClient } from './meta-client.js'
 
@@ -97,6 +98,7 @@ export class FileStore {
     const config = await this.dataConfig()
     const blockWriter = new BlockWriter({
       planner: this.planner, connections: this.connections, logger: this.logger, replication: config.replication,
+      zeroReuseMs: zeroReuseMs(config.gcGraceMs),
     })
     const lease = config.gcGraceMs === undefined ? undefined : new BlockLease({
       record: (blocks) => this.planner.blocksWritten(blocks), graceMs: config.gcGraceMs, label: path, logger: this.logger,

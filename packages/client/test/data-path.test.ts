@@ -187,6 +187,26 @@ describe('data path against real chunk servers', function () {
     cluster.members.forEach((m, i) => expect(m.store.list().length).to.equal(counts[i]! + 1))
   })
 
+  it('shares zero blocks written within the reuse window: one chain write for a file of zeros', async () => {
+    const zeroWriter = new BlockWriter({ planner, connections, zeroReuseMs: 60_000 })
+    const zeros = Buffer.alloc(6 * MiB + 100)
+    const placedBefore = planner.placements.length
+    const first = await writeAll(new FileWriter(zeroWriter, { blockSize: MiB, maxParallel: 4 }), zeros, MiB)
+    const second = await writeAll(new FileWriter(zeroWriter, { blockSize: MiB }), zeros, 4096)
+    // One full zero block and one 100-byte tail, each placed and written once for both files.
+    expect(planner.placements.length - placedBefore).to.equal(2)
+    expect(second.blocks).to.deep.equal(first.blocks)
+    expect(first.written.every((w) => w.copies.length === 3)).to.equal(true)
+    // Not-quite-zero bytes of the same length are not shared.
+    const almost = Buffer.alloc(MiB)
+    almost[MiB - 1] = 1
+    const other = await zeroWriter.writeBlock(almost)
+    expect(other.ref.key).to.not.equal(first.blocks[0]!.key)
+    expect(planner.placements.length - placedBefore).to.equal(3)
+    const back = await new BlockReader({ planner, connections }).readRange(first.blocks, 0, 6 * MiB + 100)
+    expect(back.equals(zeros)).to.equal(true)
+  })
+
   it('keeps the bytes of blocks in flight under the bound', async () => {
     let inflight = 0
     let peak = 0

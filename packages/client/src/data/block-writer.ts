@@ -20,6 +20,7 @@ import {
 import { blockIdOf, chunkKeyOf, loadHasher, nameBytes } from './block-key.js'
 import type { ChunkConnections } from './connections.js'
 import type { BlockPlanner, Placement } from './planner.js'
+import { RecentZeroBlocks } from './zero-blocks.js'
 
 export interface BlockWriterOptions {
   planner: BlockPlanner
@@ -35,6 +36,11 @@ export interface BlockWriterOptions {
   pieceBytes?: number
   /** Whole-call timeout of one block.write; default 60 s. */
   callTimeoutMs?: number
+  /**
+   * Zero blocks written this recently (ms) are shared instead of sent again (zero-blocks.ts;
+   * zeroReuseMs(gcGraceMs) gives the safe window); default 0, never.
+   */
+  zeroReuseMs?: number
 }
 
 export interface WrittenBlock {
@@ -71,6 +77,7 @@ export class BlockWriter {
   private readonly maxSeeds: number
   private readonly pieceBytes: number
   private readonly callTimeoutMs: number
+  private readonly zeros: RecentZeroBlocks
 
   constructor(private readonly options: BlockWriterOptions) {
     this.logger = options.logger ?? silentLogger()
@@ -79,11 +86,17 @@ export class BlockWriter {
     this.maxSeeds = options.maxSeeds ?? 8
     this.pieceBytes = Math.min(options.pieceBytes ?? MAX_PIECE_BYTES, MAX_PIECE_BYTES)
     this.callTimeoutMs = options.callTimeoutMs ?? 60_000
+    this.zeros = new RecentZeroBlocks(options.zeroReuseMs ?? 0)
     if (!Number.isInteger(this.replication) || this.replication < 1) throw new TesseraError('EINVAL', `bad replication ${this.replication}`)
     if (!Number.isInteger(this.pieceBytes) || this.pieceBytes < 1) throw new TesseraError('EINVAL', `bad piece size ${this.pieceBytes}`)
   }
 
-  async writeBlock(bytes: Uint8Array): Promise<WrittenBlock> {
+  /** Writes `bytes` as one block with its copies durable (a zero block may be shared: zero-blocks.ts). */
+  writeBlock(bytes: Uint8Array): Promise<WrittenBlock> {
+    return this.zeros.write(bytes, () => this.writeThroughChain(bytes))
+  }
+
+  private async writeThroughChain(bytes: Uint8Array): Promise<WrittenBlock> {
     const hasher = await loadHasher()
     let name = nameBytes(hasher, bytes, 0)
     const exclude: string[] = []

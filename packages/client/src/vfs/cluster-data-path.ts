@@ -18,6 +18,7 @@ import { TesseraError, hasCode, silentLogger, type BlockCopies, type BlockRef, t
 import { BlockReader } from '../data/block-reader.js'
 import { storeBlockStream } from '../data/block-stream.js'
 import { BlockWriter } from '../data/block-writer.js'
+import { zeroReuseMs } from '../data/zero-blocks.js'
 import { ChunkConnections } from '../data/connections.js'
 import { MetaBlockPlanner, type MetaCalls } from '../data/meta-planner.js'
 import { CachingPlanner, UnreachableServers } from './block-locations.js'
@@ -108,7 +109,7 @@ export class ClusterDataPath implements DataPath {
     const planner = new CachingPlanner(metaPlanner, stats, {
       secret: options.secret, unreachable, ...(options.locationCacheMs === undefined ? {} : { maxAgeMs: options.locationCacheMs }),
     })
-    const blockWriter = new BlockWriter({ planner, connections, logger, replication: config.replication })
+    const blockWriter = new BlockWriter({ planner, connections, logger, replication: config.replication, zeroReuseMs: zeroReuseMs(config.gcGraceMs) })
     return new ClusterDataPath(config.blockSize, config.gcGraceMs, stats, blockWriter, metaPlanner, planner, connections, options, logger)
   }
 
