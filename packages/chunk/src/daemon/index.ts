@@ -1,2 +1,2 @@
 export { ChunkDaemon, type ChunkDaemonOptions } from './chunk-daemon.js'
-export type { ChunkMetaLink } from './meta-link.js'
+export { chunkMetaLinkOver, type ChunkMetaLink, type MetaCaller } from './meta-link.js'

@@ -4,7 +4,7 @@
  * an election): the daemon retries on its own schedule.
  */
 import type {
-  ChunkHeartbeatReply, ChunkHeartbeatRequest, ChunkRegisterRequest,
+  ChunkHeartbeatReply, ChunkHeartbeatRequest, ChunkRegisterRequest, MetaClusterCatalogue, RequestOf, ResponseOf,
 } from '@tessera/protocol'
 
 export interface ChunkMetaLink {
@@ -15,4 +15,23 @@ export interface ChunkMetaLink {
   /** Blocks that left this server (deleted on order, or corrupt and quarantined). */
   blocksGone(request: { id: string; blocks: string[] }): Promise<void>
   close(): Promise<void>
+}
+
+type Method = keyof MetaClusterCatalogue['methods'] & string
+
+/** A leader-following caller of meta's methods, as @tessera/client's MetaCalls is. */
+export interface MetaCaller {
+  call<M extends Method>(method: M, request: RequestOf<MetaClusterCatalogue, M>): Promise<ResponseOf<MetaClusterCatalogue, M>>
+  close(): Promise<void>
+}
+
+/** The link over a meta caller (closing the link closes the caller). */
+export function chunkMetaLinkOver(calls: MetaCaller): ChunkMetaLink {
+  return {
+    register: async (request) => { await calls.call('chunk.register', request) },
+    heartbeat: (request) => calls.call('chunk.heartbeat', request),
+    blockReport: async (request) => { await calls.call('chunk.blockReport', request) },
+    blocksGone: async (request) => { await calls.call('chunk.blocksGone', request) },
+    close: () => calls.close(),
+  }
 }

@@ -1,5 +1,5 @@
 import { join } from 'node:path'
-import { ChunkDaemon, type ChunkMetaLink } from '@tessera/chunk'
+import { ChunkDaemon, chunkMetaLinkOver } from '@tessera/chunk'
 import { MetaCalls } from '@tessera/client'
 import { createLogger } from '@tessera/protocol'
 import { type Command, type OptionSpec, EXIT, UsageError, parseSize } from '../command.js'
@@ -56,13 +56,7 @@ export const chunkCommand: Command = {
     const blockSize = cluster === undefined ? undefined : (await readClusterConfig(cluster)).blockSize
     const logger = createLogger({ component: 'chunk', nodeId: id })
     const calls = new MetaCalls({ addresses: metas, secret, clientId: id, logger, deadlineMs: 5000 })
-    const link: ChunkMetaLink = {
-      register: async (request) => { await calls.call('chunk.register', request) },
-      heartbeat: (request) => calls.call('chunk.heartbeat', request),
-      blockReport: async (request) => { await calls.call('chunk.blockReport', request) },
-      blocksGone: async (request) => { await calls.call('chunk.blocksGone', request) },
-      close: () => calls.close(),
-    }
+    const link = chunkMetaLinkOver(calls)
     const stopped = new Promise<string>((resolve) => {
       process.once('SIGTERM', () => resolve('SIGTERM'))
       process.once('SIGINT', () => resolve('SIGINT'))

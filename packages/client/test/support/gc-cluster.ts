@@ -7,7 +7,7 @@
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { ChunkDaemon, type ChunkMetaLink } from '@tessera/chunk'
+import { ChunkDaemon, chunkMetaLinkOver } from '@tessera/chunk'
 import { MetaCalls, type MetaClient } from '../../src/index.js'
 import { SingleMeta, type MetaExtras } from './meta-cluster.js'
 
@@ -28,13 +28,7 @@ export class GcCluster {
         cluster.dirs.push(dir)
         const calls = new MetaCalls({ addresses: [meta.service.address], secret: meta.secret, clientId: `chunk-${i}`, deadlineMs: 5000 })
         cluster.links.push(calls)
-        const link: ChunkMetaLink = {
-          register: async (request) => { await calls.call('chunk.register', request) },
-          heartbeat: (request) => calls.call('chunk.heartbeat', request),
-          blockReport: async (request) => { await calls.call('chunk.blockReport', request) },
-          blocksGone: async (request) => { await calls.call('chunk.blocksGone', request) },
-          close: () => calls.close(),
-        }
+        const link = chunkMetaLinkOver(calls)
         cluster.chunks.push(await ChunkDaemon.start({
           id: `chunk-${i}`, dataDir: dir, secret: meta.secret, meta: link, host: '127.0.0.1', port: 0, heartbeatMs,
           ...(extras.namespace?.maxBlockBytes === undefined ? {} : { maxBlockBytes: extras.namespace.maxBlockBytes }),
