@@ -150,9 +150,12 @@ describe('data cluster: put and get through 3 meta members and 3 chunk servers',
 
     const status = await tessera(['status', '--dir', dir!, '--json'])
     expect(status.code, status.err).to.equal(0)
-    const chunks = (JSON.parse(status.out) as { chunks: { servers: { id: string }[]; underReplicated: number } }).chunks
+    type Chunks = { servers: { id: string }[]; underReplicated: number; unreferencedBlocks: number; pendingDeletes: number }
+    const chunks = (JSON.parse(status.out) as { chunks: Chunks }).chunks
     expect(chunks.servers.map((s) => s.id).sort()).to.deep.equal(['c1', 'c2', 'c3'])
     expect(chunks.underReplicated).to.be.at.least(6)
+    // Nothing was removed, and the grace period is minutes: GC has no backlog.
+    expect([chunks.unreferencedBlocks, chunks.pendingDeletes]).to.deep.equal([0, 0])
 
     // The killed server comes back: its block report restores its copies of the first file.
     const again = await tessera(['up', '--dir', dir!])

@@ -78,6 +78,10 @@ describe('meta server: garbage collection through heartbeats', function () {
     expect(refused?.code).to.equal('EAGAIN')
     const metrics = await (await fetch(`http://${leader.address}/metrics`)).text()
     expect(metrics).to.match(/^tessera_meta_pending_deletes 1$/m)
+    // The same backlog reaches `tessera status` through meta.chunkServers.
+    const status = await calls.call('meta.chunkServers', {})
+    expect(status.pendingDeletes).to.equal(1)
+    expect(status.unreferencedBlocks).to.equal(leader.stateMachine.namespace.unreferencedCount)
   })
 
   it('a new leader keeps sending the orders its predecessor issued', async () => {
@@ -94,6 +98,7 @@ describe('meta server: garbage collection through heartbeats', function () {
     await calls.call('chunk.blocksGone', { id: 'c1', blocks: [ORPHAN] })
     expect(await ordersOf(1)).to.deep.equal([])
     expect(leader.stateMachine.namespace.pendingDeleteCount).to.equal(0)
+    expect((await calls.call('meta.chunkServers', {})).pendingDeletes).to.equal(0)
     // Once the deletes are done the key can be written (and placed) afresh.
     for (const n of [2, 3]) await beat(n)
     const placement = await calls.call('meta.placeBlock', { key: ORPHAN, length: 1000 })

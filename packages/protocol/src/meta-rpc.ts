@@ -305,10 +305,17 @@ export const clusterCatalogue = {
       request: s.object({ refs: s.array(blockIdSchema, MAX_LOCATION_BLOCKS) }),
       response: s.object({ blocks: s.array(blockLocation, MAX_LOCATION_BLOCKS) }),
     },
-    /** The chunk servers as the leader sees them, and the count of under-replicated blocks. */
+    /**
+     * The chunk servers as the leader sees them, the count of under-replicated blocks, and GC's
+     * backlog: blocks no file references (waiting out the grace period) and delete orders the
+     * servers have not confirmed.
+     */
     'meta.chunkServers': {
       request: empty,
-      response: s.object({ servers: s.array(chunkServerInfo, 65536), underReplicated: s.uint(), replication: s.uint() }),
+      response: s.object({
+        servers: s.array(chunkServerInfo, 65536), underReplicated: s.uint(), replication: s.uint(),
+        unreferencedBlocks: s.optional(s.uint()), pendingDeletes: s.optional(s.uint()),
+      }),
     },
     /**
      * What a writer needs to know of the cluster: block size, replication, fewest copies, and

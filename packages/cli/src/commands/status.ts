@@ -27,7 +27,7 @@ export const statusCommand: Command = {
     'used, block count) and the under-replicated block count. Exits 1 when no member reports a leader.',
   options: {
     ...TARGET_OPTIONS,
-    json: { type: 'boolean', description: 'print {leader, members: [...], chunks: {servers, underReplicated}} as JSON' },
+    json: { type: 'boolean', description: 'print {leader, members: [...], chunks: {servers, underReplicated, unreferencedBlocks, pendingDeletes}} as JSON' },
   },
   async run({ options, out, err, env }) {
     const client = await connectMeta(options, env, { sessions: 1 })
@@ -84,6 +84,10 @@ function renderTable(members: readonly MemberLine[]): string {
 interface ChunkReport {
   servers?: ChunkServerInfo[]
   underReplicated?: number
+  /** Blocks no file references, waiting out GC's grace period. */
+  unreferencedBlocks?: number
+  /** GC delete orders the chunk servers have not confirmed. */
+  pendingDeletes?: number
   error?: string
 }
 
@@ -91,8 +95,12 @@ async function chunkServers(options: Parameters<typeof resolveClusterTarget>[0],
   const target = await resolveClusterTarget(options, env)
   const calls = new MetaCalls({ addresses: target.addresses, secret: target.secret, deadlineMs: 5000 })
   try {
-    const { servers, underReplicated } = await calls.call('meta.chunkServers', {})
-    return { servers, underReplicated }
+    const { servers, underReplicated, unreferencedBlocks, pendingDeletes } = await calls.call('meta.chunkServers', {})
+    return {
+      servers, underReplicated,
+      ...(unreferencedBlocks === undefined ? {} : { unreferencedBlocks }),
+      ...(pendingDeletes === undefined ? {} : { pendingDeletes }),
+    }
   } catch (err) {
     return { error: asTesseraError(err).message }
   } finally {
@@ -109,5 +117,8 @@ function renderChunks(report: ChunkReport): string {
   ])
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)))
   const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd() + '\n'
-  return '\n' + [header, ...rows].map(line).join('') + `under-replicated blocks: ${report.underReplicated ?? 0}\n`
+  const gc = report.unreferencedBlocks === undefined
+    ? ''
+    : `unreferenced blocks (GC grace): ${report.unreferencedBlocks}, pending deletes: ${report.pendingDeletes ?? 0}\n`
+  return '\n' + [header, ...rows].map(line).join('') + `under-replicated blocks: ${report.underReplicated ?? 0}\n` + gc
 }

@@ -203,7 +203,10 @@ export function clusterHandlers(deps: ClusterDeps): Pick<Handlers<ServedCatalogu
           ...(heard === undefined ? {} : { lastHeardMs: Math.max(0, now - heard) }),
         }
       })
-      return { servers: list, underReplicated: ns().underReplicatedCount, replication: replication() }
+      return {
+        servers: list, underReplicated: ns().underReplicatedCount, replication: replication(),
+        unreferencedBlocks: ns().unreferencedCount, pendingDeletes: ns().pendingDeleteCount,
+      }
     },
 
     'meta.dataConfig': async () => ({
