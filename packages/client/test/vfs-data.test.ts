@@ -195,6 +195,37 @@ describe('Vfs file data', function () {
     await vfs.release(rh)
   })
 
+  it('writes whole blocks back in the background once a file holds enough of them, before any flush', async () => {
+    const vfs = new Vfs(client, data) // the memory bound (256 MiB) is far away
+    const path = fresh()
+    const bytes = randomBytes(10 * BLOCK + 123)
+    const fh = await vfs.create(ROOT, path, 0o644, OpenFlag.O_WRONLY)
+    for (let at = 0; at < bytes.length; at += 8192) await vfs.write(fh, at, bytes.subarray(at, at + 8192))
+    const deadline = Date.now() + 5000
+    while (data.blocksWritten < 8 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10))
+    expect(data.blocksWritten, 'whole blocks written while the file is still open').to.be.at.least(8)
+    await vfs.release(fh)
+    expect(data.bytesWritten).to.equal(bytes.length) // nothing written twice, the tail at the commit
+    const rh = await vfs.open(ROOT, path, OpenFlag.O_RDONLY)
+    expect(Buffer.compare(await vfs.read(rh, 0, bytes.length), bytes)).to.equal(0)
+    await vfs.release(rh)
+  })
+
+  it('keeps the bytes of a failed background write-back and commits them at the next flush', async () => {
+    const vfs = new Vfs(client, data)
+    const path = fresh()
+    const bytes = randomBytes(5 * BLOCK)
+    const fh = await vfs.create(ROOT, path, 0o644, RW)
+    data.failNextWrites(1)
+    await vfs.write(fh, 0, bytes) // starts a background write-back, which fails
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    expect(Buffer.compare(await vfs.read(fh, 0, bytes.length), bytes)).to.equal(0)
+    await vfs.release(fh)
+    const rh = await vfs.open(ROOT, path, OpenFlag.O_RDONLY)
+    expect(Buffer.compare(await vfs.read(rh, 0, bytes.length), bytes)).to.equal(0)
+    await vfs.release(rh)
+  })
+
   it('keeps the bytes of a failed write-back and commits them at the next flush', async () => {
     const vfs = new Vfs(client, data)
     const path = fresh()

@@ -8,8 +8,11 @@
  *   reads see them, and flush/fsync/release commit them (close-to-open consistency: open
  *   re-reads attributes from meta; close makes the file whole in meta). Concurrent writers on two
  *   mounts: the last commit wins.
- * - Buffered bytes of all files are bounded (`maxDirtyBytes`, default 256 MiB): past it, the
- *   largest file's whole blocks are written back before the write returns.
+ * - A file holding BACKGROUND_WRITEBACK_BLOCKS whole blocks of written bytes starts writing them
+ *   back in the background while its writer goes on (dd's bytes travel to the chunk servers while
+ *   the next ones arrive); a failure leaves the bytes buffered, and the next flush retries and
+ *   reports it. Buffered bytes of all files are bounded (`maxDirtyBytes`, default 256 MiB): past
+ *   it, the largest file's whole blocks are written back before the write returns.
  * - Every call takes the caller's credentials; meta checks permissions with them. Failures are
  *   TesseraErrors with a POSIX code.
  * - Round trips are kept to what the semantics need, and counted (`stats()`, CallStats): an open
@@ -84,6 +87,16 @@ function timeChange(t: TimeChange): Timespec | undefined {
   return t === 'now' ? { sec: 0, nsec: UTIME_NOW } : t
 }
 
+/**
+ * Whole blocks of written bytes that start a background write-back (the data path writes 4 blocks
+ * at once). Without it a long sequential write filled the whole memory bound before the first
+ * upload and then alternated between taking bytes and uploading them: fuse bench dd of 1 GiB of
+ * random bytes ran at ~71 MB/s, against ~100-120 for the same data put through the library.
+ */
+export const BACKGROUND_WRITEBACK_BLOCKS = 4
+/** After a failed background write-back, the file's next one waits this long (its bytes stay buffered). */
+const BACKGROUND_RETRY_MS = 1000
+
 export class Vfs {
   readonly maxDirtyBytes: number
   private readonly logger: Logger
@@ -104,6 +117,8 @@ export class Vfs {
   /** Bumped by every local xattr change: an answer to a getxattr sent before it is not cached. */
   private xattrChanges = 0
   private readonly files = new Map<Ino, OpenFile>()
+  /** Files with a background write-back running, or resting after one failed (until the time given). */
+  private readonly writingBack = new Map<OpenFile, number>()
   private readonly handles = new Map<number, Handle>()
   private nextHandle = 1
   private buffered = 0
@@ -382,6 +397,7 @@ export class Vfs {
     const at = (handle.flags & OpenFlag.O_APPEND) !== 0 ? handle.file.size : offset
     handle.file.write(handle.cred, at, bytes)
     if (this.buffered > this.maxDirtyBytes) await this.relieveMemory(handle.cred)
+    else this.writeBackInBackground(handle)
     return bytes.byteLength
   }
 
@@ -408,6 +424,7 @@ export class Vfs {
       if (file.handles === 0 && this.files.get(file.ino) === file) {
         if (file.hasChanges) this.logger.error({ ino: file.ino }, 'vfs: released a file whose last changes could not be committed')
         this.files.delete(file.ino)
+        this.writingBack.delete(file)
         file.close()
         this.attrs.set(file.ino, file.attr)
         this.buffered -= file.bufferedBytes
@@ -460,6 +477,22 @@ export class Vfs {
   }
 
   /** Writes back the largest files' whole blocks until the buffered bytes fit the bound. */
+  /** Starts writing the file's whole blocks back when it holds enough of them (see BACKGROUND_WRITEBACK_BLOCKS). */
+  private writeBackInBackground(handle: Handle): void {
+    const file = handle.file
+    if (file.dirtyBytes < BACKGROUND_WRITEBACK_BLOCKS * this.data.blockSize) return
+    const busyUntil = this.writingBack.get(file)
+    if (busyUntil !== undefined && busyUntil > Date.now()) return
+    this.writingBack.set(file, Number.POSITIVE_INFINITY)
+    file.writeBack(handle.cred, true).then(
+      () => this.writingBack.delete(file),
+      (err: unknown) => {
+        this.writingBack.set(file, Date.now() + BACKGROUND_RETRY_MS)
+        this.logger.debug({ ino: file.ino, err: asTesseraError(err).message }, 'vfs: background write-back failed; the bytes stay buffered for the next flush')
+      },
+    )
+  }
+
   private async relieveMemory(cred: Credentials): Promise<void> {
     for (let round = 0; round < 64 && this.buffered > this.maxDirtyBytes; round++) {
       let largest: OpenFile | undefined
