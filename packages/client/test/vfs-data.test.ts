@@ -25,6 +25,16 @@ async function expectCode(promise: Promise<unknown>, code: string): Promise<void
   expect.fail(`expected ${code}`)
 }
 
+/** Opens `path` afresh on `vfs` and checks that it holds exactly `expected`. */
+async function expectContents(vfs: Vfs, path: string, expected: Buffer): Promise<void> {
+  const rh = await vfs.open(ROOT, path, OpenFlag.O_RDONLY)
+  try {
+    expect(Buffer.compare(await vfs.read(rh, 0, expected.length), expected)).to.equal(0)
+  } finally {
+    await vfs.release(rh)
+  }
+}
+
 describe('Vfs file data', function () {
   let meta: SingleMeta
   let client: MetaClient
@@ -108,10 +118,7 @@ describe('Vfs file data', function () {
       expect(Buffer.compare(await vfs.read(fh, probe, 1000), model.subarray(probe, probe + 1000))).to.equal(0)
     }
     await vfs.release(fh)
-    const reader = new Vfs(client, data)
-    const rh = await reader.open(ROOT, path, OpenFlag.O_RDONLY)
-    expect(Buffer.compare(await reader.read(rh, 0, model.length), model)).to.equal(0)
-    await reader.release(rh)
+    await expectContents(new Vfs(client, data), path, model)
   })
 
   it('fills a write past the end with zeros and truncates in both directions', async () => {
@@ -190,9 +197,7 @@ describe('Vfs file data', function () {
     await vfs.release(fh)
     expect(vfs.bufferedBytes).to.equal(0)
     expect(data.bytesWritten).to.equal(bytes.length) // whole blocks only: nothing written twice
-    const rh = await vfs.open(ROOT, path, OpenFlag.O_RDONLY)
-    expect(Buffer.compare(await vfs.read(rh, 0, bytes.length), bytes)).to.equal(0)
-    await vfs.release(rh)
+    await expectContents(vfs, path, bytes)
   })
 
   it('writes whole blocks back in the background once a file holds enough of them, before any flush', async () => {
@@ -206,9 +211,7 @@ describe('Vfs file data', function () {
     expect(data.blocksWritten, 'whole blocks written while the file is still open').to.be.at.least(8)
     await vfs.release(fh)
     expect(data.bytesWritten).to.equal(bytes.length) // nothing written twice, the tail at the commit
-    const rh = await vfs.open(ROOT, path, OpenFlag.O_RDONLY)
-    expect(Buffer.compare(await vfs.read(rh, 0, bytes.length), bytes)).to.equal(0)
-    await vfs.release(rh)
+    await expectContents(vfs, path, bytes)
   })
 
   it('keeps the bytes of a failed background write-back and commits them at the next flush', async () => {
@@ -221,9 +224,7 @@ describe('Vfs file data', function () {
     await new Promise((resolve) => setTimeout(resolve, 50))
     expect(Buffer.compare(await vfs.read(fh, 0, bytes.length), bytes)).to.equal(0)
     await vfs.release(fh)
-    const rh = await vfs.open(ROOT, path, OpenFlag.O_RDONLY)
-    expect(Buffer.compare(await vfs.read(rh, 0, bytes.length), bytes)).to.equal(0)
-    await vfs.release(rh)
+    await expectContents(vfs, path, bytes)
   })
 
   it('keeps the bytes of a failed write-back and commits them at the next flush', async () => {
