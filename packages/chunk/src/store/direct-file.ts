@@ -22,7 +22,7 @@ import { open, unlink, type FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
 import { TesseraError } from '@tessera/protocol'
-import type { TempFile } from './fs-util.js'
+import { writeFully, type TempFile } from './fs-util.js'
 
 /** Offsets and lengths of direct writes are multiples of this (4 KiB covers 512 B and 4 KiB devices). */
 export const DIRECT_ALIGN = 4096
@@ -59,15 +59,6 @@ function roundUp(n: number): number {
   return Math.ceil(n / DIRECT_ALIGN) * DIRECT_ALIGN
 }
 
-async function writeAll(handle: FileHandle, buffer: Buffer, length: number, position: number): Promise<void> {
-  let done = 0
-  while (done < length) {
-    const { bytesWritten } = await handle.write(buffer, done, length - done, position + done)
-    if (bytesWritten === 0) throw new TesseraError('EIO', 'a direct write wrote nothing')
-    done += bytesWritten
-  }
-}
-
 class DirectTempFile implements TempFile {
   /** File offset of stage[0]; always aligned. */
   private stageStart = 0
@@ -91,7 +82,7 @@ class DirectTempFile implements TempFile {
       this.staged += n
       at += n
       if (this.staged === STAGE_BYTES) {
-        await writeAll(this.handle, stage, STAGE_BYTES, this.stageStart)
+        await writeFully(this.handle, stage, STAGE_BYTES, this.stageStart)
         this.stageStart += STAGE_BYTES
         this.staged = 0
       }
@@ -103,7 +94,7 @@ class DirectTempFile implements TempFile {
     if (this.staged > 0) {
       const padded = roundUp(this.staged)
       stage.fill(0, this.staged, padded)
-      await writeAll(this.handle, stage, padded, this.stageStart)
+      await writeFully(this.handle, stage, padded, this.stageStart)
       // The padding goes again; the stage keeps the tail, so a later write continues it.
       await this.handle.truncate(this.stageStart + this.staged)
     }

@@ -17,13 +17,7 @@ export type TempFileOpener = (path: string) => Promise<TempFile>
 export const openTempFile: TempFileOpener = async (path) => {
   const handle = await open(path, 'wx', 0o644)
   return {
-    async write(data, position) {
-      let done = 0
-      while (done < data.byteLength) {
-        const { bytesWritten } = await handle.write(data, done, data.byteLength - done, position + done)
-        done += bytesWritten
-      }
-    },
+    write: (data, position) => writeFully(handle, data, data.byteLength, position),
     sync: () => handle.sync(),
     close: () => handle.close(),
   }
@@ -74,6 +68,16 @@ export async function removeIfPresent(path: string): Promise<void> {
 
 export async function removeTree(path: string): Promise<void> {
   await rm(path, { recursive: true, force: true })
+}
+
+/** Writes the first `length` bytes of `data` at `position`, however many calls that takes. */
+export async function writeFully(handle: FileHandle, data: Uint8Array, length: number, position: number): Promise<void> {
+  let done = 0
+  while (done < length) {
+    const { bytesWritten } = await handle.write(data, done, length - done, position + done)
+    if (bytesWritten === 0) throw new TesseraError('EIO', 'a write wrote nothing')
+    done += bytesWritten
+  }
 }
 
 /** Reads until `buffer` is full or the file ends; returns the bytes read. */

@@ -70,6 +70,8 @@ export class Namespace {
   private tables: Tables
   private opts: Readonly<NamespaceOptions>
   private grantListener: LockGrantListener | undefined
+  /** Until the first timed command is applied (to this instance, fresh or restored), the root may still carry time 0. */
+  private rootMayBeUnborn = true
 
   /** A freshly formatted namespace: the root directory, owned by root, mode 0755. */
   constructor(options: Partial<NamespaceOptions> = {}, formattedAt: Timespec = EPOCH) {
@@ -122,8 +124,10 @@ export class Namespace {
    * (the same command on every member, so the same times).
    */
   private stampNewRoot(time: Timespec): void {
+    if (!this.rootMayBeUnborn || time.sec === EPOCH.sec) return
+    this.rootMayBeUnborn = false
     const root = this.tables.inodes.get(ROOT_INO)
-    if (root === undefined || root.ctimeSec !== EPOCH.sec || root.ctimeNsec !== EPOCH.nsec || time.sec === EPOCH.sec) return
+    if (root === undefined || root.ctimeSec !== EPOCH.sec || root.ctimeNsec !== EPOCH.nsec) return
     const tx = new Tx(this.tables, time)
     const stamped = tx.edit(ROOT_INO)
     stamped.setAtime(time)
